@@ -1,0 +1,38 @@
+"""The ``gifemo`` command line. Each command group lives in its own module here.
+
+Command modules import torch and friends inside the command functions, so that
+``gifemo --help`` answers instantly.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from gifemo import __version__
+
+app = typer.Typer(
+    name="gifemo",
+    help="Emotion recognition in animated GIFs (ResNet-ConvGRU and baselines).",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"gifemo {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Emotion recognition in animated GIFs."""
+
+
+def main() -> None:
+    app()
