@@ -1,5 +1,6 @@
-"""The ``gifemo`` command line. Each command group lives in its own module here.
+"""The ``gifemo`` command line.
 
+Each command (or group) lives in its own module here and exposes ``register(app)``.
 Command modules import torch and friends inside the command functions, so that
 ``gifemo --help`` answers instantly.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from gifemo import __version__
+from gifemo.cli import data, frames, models, predict, reproduce, serve, train
 
 app = typer.Typer(
     name="gifemo",
@@ -32,6 +34,10 @@ def _root(
     ),
 ) -> None:
     """Emotion recognition in animated GIFs."""
+
+
+for _module in (frames, data, models, train, predict, serve, reproduce):
+    _module.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""gifemo.evaluation."""
