@@ -1,1 +1,62 @@
-"""gifemo.io."""
+"""Reading (and writing) animated images.
+
+>>> from gifemo.io import read_gif
+>>> gif = read_gif("cat.gif")           # doctest: +SKIP
+>>> gif.frames.shape                    # (T, H, W, 3) uint8, composited as a browser shows them
+"""
+
+from __future__ import annotations
+
+from gifemo.io.decode import (
+    DEFAULT_MAX_PIXELS,
+    MIN_DELAY_MS,
+    SLOW_DELAY_MS,
+    DecodedGif,
+    Frame,
+    FrameIterator,
+    ImageInfo,
+    effective_duration_ms,
+    iter_frames,
+    probe,
+    read_gif,
+)
+from gifemo.io.errors import (
+    CanvasTooLargeError,
+    CorruptGifError,
+    EmptyGifError,
+    GifError,
+    NotAnImageError,
+    TooManyFramesError,
+    TruncatedGifError,
+)
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "MIN_DELAY_MS",
+    "SLOW_DELAY_MS",
+    "CanvasTooLargeError",
+    "CorruptGifError",
+    "DecodedGif",
+    "EmptyGifError",
+    "Frame",
+    "FrameIterator",
+    "GifError",
+    "ImageInfo",
+    "NotAnImageError",
+    "TooManyFramesError",
+    "TruncatedGifError",
+    "effective_duration_ms",
+    "iter_frames",
+    "probe",
+    "read_gif",
+    "write_gif",
+]
+
+
+def __getattr__(name: str):
+    # The encoder lives in its own module (and pulls in more of Pillow); load it on first use.
+    if name == "write_gif":
+        from gifemo.io.encode import write_gif
+
+        return write_gif
+    raise AttributeError(f"module 'gifemo.io' has no attribute {name!r}")
