@@ -1,0 +1,162 @@
+"""A byte-level GIF89a writer for tests: every structure a test needs, written exactly as asked.
+
+Real encoders (Pillow, ImageMagick) optimise, merge and re-palettise frames; tests of the decoder
+need the opposite: a chosen disposal method, a transparency index whose palette entry is a
+"garbage" colour, a local palette, an interlaced frame, an offset smaller frame, a given delay,
+a missing trailer. The LZW encoder is plain Python, fine for test-sized frames.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+Palette = Sequence[tuple[int, int, int]]
+
+
+@dataclass
+class FrameSpec:
+    """One image block: ``indices`` is ``(h, w)`` palette indices placed at ``(left, top)``."""
+
+    indices: np.ndarray
+    left: int = 0
+    top: int = 0
+    local_palette: Palette | None = None
+    transparent_index: int | None = None
+    disposal: int = 0
+    delay_cs: int = 10
+    interlaced: bool = False
+    graphic_control: bool = True
+    min_code_size: int | None = None  # None: the smallest valid size for the palette
+    n_pixels: int | None = None  # encode only the first n pixels: an LZW stream that ends early
+
+
+def _table_bits(n_colors: int) -> int:
+    """Smallest ``b`` with ``2 ** (b + 1) >= n_colors`` (the 3-bit size field of a colour table)."""
+    bits = 0
+    while (2 << bits) < n_colors:
+        bits += 1
+    return bits
+
+
+def _color_table(palette: Palette) -> tuple[int, bytes]:
+    bits = _table_bits(len(palette))
+    padded = list(palette) + [(0, 0, 0)] * ((2 << bits) - len(palette))
+    return bits, b"".join(bytes(color) for color in padded)
+
+
+def lzw_encode(pixels: bytes, min_code_size: int) -> bytes:
+    """GIF-flavoured LZW: variable-width codes (LSB first), clear at start and when the table fills."""
+    clear, end = 1 << min_code_size, (1 << min_code_size) + 1
+    out = bytearray()
+    bit_buffer = bit_count = 0
+
+    def emit(code: int, width: int) -> None:
+        nonlocal bit_buffer, bit_count
+        bit_buffer |= code << bit_count
+        bit_count += width
+        while bit_count >= 8:
+            out.append(bit_buffer & 0xFF)
+            bit_buffer >>= 8
+            bit_count -= 8
+
+    def reset() -> tuple[dict[bytes, int], int, int]:
+        return {bytes([i]): i for i in range(clear)}, end + 1, min_code_size + 1
+
+    table, next_code, width = reset()
+    emit(clear, width)
+    prefix = b""
+    for value in pixels:
+        candidate = prefix + bytes([value])
+        if candidate in table:
+            prefix = candidate
+            continue
+        emit(table[prefix], width)
+        if next_code == 4096:
+            emit(clear, width)
+            table, next_code, width = reset()
+        else:
+            table[candidate] = next_code
+            next_code += 1
+            # The decoder adds its entries one code later, so widen once the entry 2**width exists.
+            if next_code > (1 << width) and width < 12:
+                width += 1
+        prefix = bytes([value])
+    if prefix:
+        emit(table[prefix], width)
+    emit(end, width)
+    if bit_count:
+        out.append(bit_buffer & 0xFF)
+    return bytes(out)
+
+
+def sub_blocks(data: bytes) -> bytes:
+    """Split into size-prefixed blocks of at most 255 bytes, then the zero-length terminator."""
+    chunks = [data[i : i + 255] for i in range(0, len(data), 255)]
+    return b"".join(bytes([len(c)]) + c for c in chunks) + b"\x00"
+
+
+def interlace_rows(height: int) -> list[int]:
+    """The order in which an interlaced GIF stores its rows (passes of 8, 8, 4, 2)."""
+    return [*range(0, height, 8), *range(4, height, 8), *range(2, height, 4), *range(1, height, 2)]
+
+
+def encode_frame(spec: FrameSpec, n_colors: int) -> bytes:
+    """Graphic control extension (optional) + image descriptor + local palette + LZW data."""
+    indices = np.asarray(spec.indices, dtype=np.uint8)
+    height, width = indices.shape
+    out = bytearray()
+    if spec.graphic_control:
+        packed = (spec.disposal & 0x07) << 2 | (1 if spec.transparent_index is not None else 0)
+        out += struct.pack("<BBBBHBB", 0x21, 0xF9, 4, packed, spec.delay_cs, spec.transparent_index or 0, 0)
+    packed = 0x40 if spec.interlaced else 0
+    local = b""
+    if spec.local_palette is not None:
+        bits, local = _color_table(spec.local_palette)
+        packed |= 0x80 | bits
+        n_colors = len(spec.local_palette)
+    out += struct.pack("<BHHHHB", 0x2C, spec.left, spec.top, width, height, packed) + local
+    rows = interlace_rows(height) if spec.interlaced else range(height)
+    pixels = indices[list(rows)].tobytes()[: spec.n_pixels]
+    min_code_size = spec.min_code_size or max(2, _table_bits(n_colors) + 1)
+    out += bytes([min_code_size]) + sub_blocks(lzw_encode(pixels, min_code_size))
+    return bytes(out)
+
+
+def build_gif(
+    *,
+    width: int,
+    height: int,
+    frames: Sequence[FrameSpec],
+    global_palette: Palette | None = None,
+    background_index: int = 0,
+    loop: int | None = 0,
+    trailer: bool = True,
+) -> bytes:
+    """A complete GIF89a file; ``loop=None`` leaves out the NETSCAPE2.0 looping extension."""
+    packed, table = 0, b""
+    if global_palette is not None:
+        bits, table = _color_table(global_palette)
+        packed = 0x80 | 0x70 | bits  # 0x70: 8 bits of colour resolution
+    out = bytearray(b"GIF89a" + struct.pack("<HHBBB", width, height, packed, background_index, 0) + table)
+    if loop is not None:
+        out += b"\x21\xff\x0bNETSCAPE2.0\x03\x01" + struct.pack("<H", loop) + b"\x00"
+    n_colors = len(global_palette) if global_palette is not None else 2
+    for spec in frames:
+        out += encode_frame(spec, n_colors)
+    if trailer:
+        out += b"\x3b"
+    return bytes(out)
+
+
+def solid(height: int, width: int, index: int) -> np.ndarray:
+    """``(height, width)`` block of one palette index."""
+    return np.full((height, width), index, dtype=np.uint8)
+
+
+def pattern(height: int, width: int, n_colors: int, seed: int = 0) -> np.ndarray:
+    """Random indices in ``[0, n_colors)``: every pixel checks the palette lookup."""
+    return np.random.default_rng(seed).integers(0, n_colors, size=(height, width), dtype=np.uint8)
