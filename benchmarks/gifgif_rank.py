@@ -1,0 +1,81 @@
+"""Time ``gifemo data gifgif rank`` on a synthetic file the size of the GIFGIF release.
+
+The public release has ~1.1 M rows over 6,170 GIFs and 17 metrics. This script writes a file of
+that shape (Bradley-Terry votes from known strengths, 10 % "neither", 0.1 % empty ids, gzip as
+the release ships it) in a temporary folder, then runs the whole command in-process (read +
+score + select + write) for all 17 metrics and for the paper's seven, and prints the times and
+how well the top 300 match the true top 300.
+
+    .venv/bin/python benchmarks/gifgif_rank.py [--rows 1100000] [--gifs 6170] [--method bt]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+
+def _hardware() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return f"{cpu}, {os.cpu_count()} logical CPUs, load average {load:.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_100_000)
+    parser.add_argument("--gifs", type=int, default=6170)
+    parser.add_argument("--top", type=int, default=300)
+    parser.add_argument("--method", choices=("bt", "trueskill"), default="bt")
+    args = parser.parse_args()
+
+    import numpy as np
+
+    from gifemo.cli import app
+    from gifemo.data.gifgif.rank import DEFAULT_EMOTIONS, gifgif_label
+    from gifemo.data.gifgif.simulate import simulate_comparisons
+
+    print(f"hardware: {_hardware()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "gifgif-synthetic.csv.gz"
+        t0 = time.perf_counter()
+        truth = simulate_comparisons(
+            path, n_gifs=args.gifs, n_rows=args.rows, corrupt_rate=0.001, seed=0
+        )
+        print(f"generated {truth.n_rows:,} rows, {args.gifs:,} GIFs, 17 metrics "
+              f"({path.stat().st_size / 2**20:.1f} MiB gzip) in {time.perf_counter() - t0:.1f} s")
+        for emotions in ("all", ",".join(DEFAULT_EMOTIONS)):
+            out = Path(tmp) / "manifest.csv"
+            argv = ["data", "gifgif", "rank", str(path), "--out", str(out), "--top", str(args.top),
+                    "--emotions", emotions, "--method", args.method]
+            t0 = time.perf_counter()
+            app(argv, standalone_mode=False)
+            seconds = time.perf_counter() - t0
+            n = 17 if emotions == "all" else len(DEFAULT_EMOTIONS)
+            print(f"RESULT rank --method {args.method}, {n} emotions: {seconds:.1f} s wall")
+
+        # Quality on the last run (the paper's seven): kept GIFs that are in the true top N.
+        ids = {gif_id: k for k, gif_id in enumerate(truth.ids)}
+        with open(out, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        for metric in DEFAULT_EMOTIONS:
+            true_top = set(np.argsort(-truth.strengths[metric])[: args.top].tolist())
+            kept = [ids[r["id"]] for r in rows if r["label"] == gifgif_label(metric)]
+            hit = len(true_top.intersection(kept))
+            print(f"  {metric:13s} {hit}/{len(kept)} kept GIFs are in the true top {args.top}")
+
+
+if __name__ == "__main__":
+    main()
