@@ -69,9 +69,8 @@ class Split:
 
     def save(self, path: str | Path) -> Path:
         """Write ``split.csv`` atomically; return its path."""
-        path = Path(path)
         atomic_write_text(path, self.to_csv())
-        return path
+        return Path(path)
 
 
 def make_split(
