@@ -1,0 +1,228 @@
+"""Checkpoints: crash-safe writing, and loading a trained model without the dataset.
+
+A gifemo checkpoint is a Lightning checkpoint (``state_dict``, optimizer and loop states, so a
+run can resume) plus one dedicated key, ``"gifemo"``, holding everything needed to rebuild the
+model for inference::
+
+    checkpoint["gifemo"] = {
+        "format": 1,
+        "model_name": "resnet_convgru",
+        "model_kwargs": {...},                 # builder keyword arguments
+        "labels": ["happiness", ...],          # class-index order
+        "preprocess": {"size", "clip_len", "mean", "std"},
+        "metadata": {"epoch", "global_step", "metrics", "config", "gifemo_version", ...},
+    }
+
+The model's weights are ``state_dict`` entries under the ``model.`` prefix (the LightningModule
+attribute). :func:`load_trained_model` rebuilds the architecture with
+``create_model(name, pretrained=None, ...)`` and loads those weights: no dataset, no
+pretrained download, no Lightning module needed.
+
+:class:`AtomicCheckpointIO` writes every checkpoint through :func:`gifemo.atomic.atomic_write`:
+a write that fails or is killed half-way leaves the previous file in place.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+from torch import nn
+
+from gifemo.atomic import atomic_write
+from gifemo.labels import validate_label_set
+from gifemo.preprocess import PreprocessConfig
+
+#: The checkpoint key holding the model's rebuild recipe and run metadata.
+CHECKPOINT_KEY = "gifemo"
+#: Version of the layout under :data:`CHECKPOINT_KEY`; bump on incompatible changes.
+CHECKPOINT_FORMAT = 1
+#: Where a run dir keeps its checkpoints, and their names.
+CHECKPOINT_DIR = "checkpoints"
+BEST_NAME = "best"
+LAST_NAME = "last"
+CHECKPOINT_SUFFIX = ".ckpt"
+#: Prefix of the model's weights in the Lightning ``state_dict`` (the module's attribute name).
+MODEL_PREFIX = "model."
+
+
+class CheckpointError(ValueError):
+    """A checkpoint (or run dir) cannot be found or is not a gifemo checkpoint; names the file."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What rebuilds a trained model's architecture: registry name, builder kwargs, labels, input."""
+
+    model_name: str
+    model_kwargs: dict[str, Any]
+    labels: tuple[str, ...]
+    preprocess: PreprocessConfig
+
+    def build(self) -> nn.Module:
+        """The architecture with freshly initialised weights (``pretrained=None``)."""
+        from gifemo.models import create_model
+
+        return create_model(
+            self.model_name,
+            num_classes=len(self.labels),
+            clip_len=self.preprocess.clip_len,
+            pretrained=None,
+            **self.model_kwargs,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model_name": self.model_name,
+            "model_kwargs": dict(self.model_kwargs),
+            "labels": list(self.labels),
+            "preprocess": self.preprocess.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ModelSpec:
+        return cls(
+            model_name=str(values["model_name"]),
+            model_kwargs=dict(values.get("model_kwargs") or {}),
+            labels=validate_label_set(values["labels"]),
+            preprocess=PreprocessConfig.from_dict(values["preprocess"]),
+        )
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A trained model ready for inference.
+
+    ``model`` maps ``(B, T, 3, S, S)`` float clips (normalised with ``preprocess.mean/std``) to
+    ``(B, len(labels))`` logits; it is on the CPU, in eval mode, in the default (contiguous)
+    memory format. ``metadata`` holds the epoch, global step, validation metrics and training
+    config of the checkpoint.
+    """
+
+    model: nn.Module
+    labels: tuple[str, ...]
+    preprocess: PreprocessConfig
+    model_name: str
+    model_kwargs: dict[str, Any]
+    checkpoint_path: Path
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def spec(self) -> ModelSpec:
+        return ModelSpec(self.model_name, self.model_kwargs, self.labels, self.preprocess)
+
+
+def checkpoint_payload(spec: ModelSpec, metadata: dict[str, Any]) -> dict[str, Any]:
+    """The value stored under ``checkpoint["gifemo"]``."""
+    return {"format": CHECKPOINT_FORMAT, **spec.to_dict(), "metadata": metadata}
+
+
+def checkpoint_paths(run_dir: str | Path) -> dict[str, Path]:
+    """``{"best": RUN_DIR/checkpoints/best.ckpt, "last": .../last.ckpt}`` (existing or not)."""
+    base = Path(run_dir) / CHECKPOINT_DIR
+    return {name: base / f"{name}{CHECKPOINT_SUFFIX}" for name in (BEST_NAME, LAST_NAME)}
+
+
+def find_checkpoint(path: str | Path, which: str = "auto") -> Path:
+    """The checkpoint file that ``path`` designates.
+
+    ``path`` is a ``.ckpt`` file (returned as is) or a run dir: ``which="auto"`` picks
+    ``checkpoints/best.ckpt``, else ``checkpoints/last.ckpt``; ``"best"``/``"last"`` ask for one.
+    """
+    path = Path(path)
+    if which not in ("auto", BEST_NAME, LAST_NAME):
+        raise ValueError(f"which must be 'auto', 'best' or 'last', got {which!r}")
+    if path.is_file():
+        return path
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such checkpoint file or run directory")
+    paths = checkpoint_paths(path)
+    wanted = (BEST_NAME, LAST_NAME) if which == "auto" else (which,)
+    for name in wanted:
+        if paths[name].is_file():
+            return paths[name]
+    raise CheckpointError(
+        f"{path}: no {' or '.join(f'{CHECKPOINT_DIR}/{n}{CHECKPOINT_SUFFIX}' for n in wanted)} "
+        "(is this a gifemo run directory, and did its first epoch finish?)"
+    )
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint file onto the CPU with ``weights_only=True`` (no code runs)."""
+    path = Path(path)
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such checkpoint file") from None
+    except Exception as error:  # torch raises many types for a damaged or foreign file
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(error).__name__}: {error})") from error
+    if not isinstance(checkpoint, dict) or CHECKPOINT_KEY not in checkpoint:
+        raise CheckpointError(
+            f"{path}: not a gifemo checkpoint (no {CHECKPOINT_KEY!r} entry; was it written by gifemo train?)"
+        )
+    payload = checkpoint[CHECKPOINT_KEY]
+    if payload.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"{path}: checkpoint format {payload.get('format')!r}, this gifemo reads {CHECKPOINT_FORMAT}"
+        )
+    return checkpoint
+
+
+def model_state_dict(checkpoint: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The model's own weights from a Lightning ``state_dict`` (``model.`` prefix removed)."""
+    state = checkpoint.get("state_dict", {})
+    return {k[len(MODEL_PREFIX):]: v for k, v in state.items() if k.startswith(MODEL_PREFIX)}
+
+
+def load_trained_model(path: str | os.PathLike, *, which: str = "auto") -> TrainedModel:
+    """Rebuild the model of a run dir or ``.ckpt`` file, on the CPU, in eval mode.
+
+    ``path``: a run dir (``which="auto"``: best checkpoint, else last) or a checkpoint file.
+    Raises :class:`CheckpointError` (a ``ValueError``) naming the file when it is missing, not
+    a gifemo checkpoint, or its weights do not fit the architecture it names.
+    """
+    ckpt_path = find_checkpoint(path, which)
+    checkpoint = read_checkpoint(ckpt_path)
+    payload = checkpoint[CHECKPOINT_KEY]
+    try:
+        spec = ModelSpec.from_dict(payload)
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{ckpt_path}: damaged {CHECKPOINT_KEY!r} entry ({error})") from error
+    model = spec.build()
+    try:
+        model.load_state_dict(model_state_dict(checkpoint), strict=True)
+    except RuntimeError as error:
+        raise CheckpointError(
+            f"{ckpt_path}: weights do not match model {spec.model_name!r} "
+            f"with {spec.model_kwargs}: {error}"
+        ) from error
+    model.eval()
+    return TrainedModel(
+        model=model,
+        labels=spec.labels,
+        preprocess=spec.preprocess,
+        model_name=spec.model_name,
+        model_kwargs=spec.model_kwargs,
+        checkpoint_path=ckpt_path,
+        metadata=dict(payload.get("metadata") or {}),
+    )
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's torch checkpoint IO, writing through a temporary file and an atomic rename.
+
+    ``torch.save`` streams into the temporary file; only a complete, fsync-ed file replaces
+    the target. An exception or a kill part-way leaves the previous checkpoint untouched.
+    """
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: str | os.PathLike, storage_options: Any | None = None
+    ) -> None:
+        if storage_options is not None:
+            raise TypeError(f"{type(self).__name__} takes no storage_options, got {storage_options!r}")
+        with atomic_write(path, "wb") as handle:
+            torch.save(checkpoint, handle)
