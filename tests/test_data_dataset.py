@@ -162,3 +162,32 @@ def test_datamodule_builds_cache_split_and_loaders(tmp_path):
     assert len(sides["val"]) == 3, "one GIF per class: round(0.2 * 5 or 6)"
     assert val_ids == [i for i in sides["val"] if i in with_val.cache.valid_indices]
     assert set(val_ids).isdisjoint(with_val.datasets["train"].gif_ids)
+
+
+def test_lightning_advances_the_epoch_of_the_train_sampler(tmp_path):
+    import lightning.pytorch as pl
+
+    class Tiny(pl.LightningModule):
+        def __init__(self, n_classes):
+            super().__init__()
+            self.head = torch.nn.Linear(3, n_classes)
+            self.epochs_seen = []
+
+        def training_step(self, batch, _):
+            clips, labels, _ = batch
+            self.epochs_seen.append(self.trainer.train_dataloader.sampler.epoch)
+            return torch.nn.functional.cross_entropy(self.head(clips.mean(dim=(1, 3, 4))), labels)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    make_tree(tmp_path / "gifs", {"happiness": [5] * 3, "anger": [9] * 3})
+    dm = GifDataModule(tmp_path / "gifs", size=S, batch_size=4, workers=0, cache_dir=tmp_path / "c",
+                       progress=False)
+    model = Tiny(7)
+    trainer = pl.Trainer(max_epochs=2, accelerator="cpu", logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+                         default_root_dir=tmp_path)
+    trainer.fit(model, datamodule=dm)
+    assert isinstance(trainer.train_dataloader.sampler, EpochSampler), "Lightning kept our sampler"
+    assert sorted(set(model.epochs_seen)) == [0, 1]

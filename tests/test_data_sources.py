@@ -60,10 +60,9 @@ def test_duplicate_contents_are_kept_once_even_under_two_labels(tmp_path):
     shutil.copy(tmp_path / "anger" / "g1.gif", tmp_path / "fear" / "same.gif")
     ds = load_dataset(tmp_path)
     assert len(ds) == 3 and len({r.sha256 for r in ds}) == 3
-    assert sorted(ds.problems.duplicates) == [
-        ("anger/z_copy.gif", "anger/g1.gif"),
-        ("fear/same.gif", "anger/g1.gif"),
-    ]
+    assert ds.problems.duplicates == [("anger/z_copy.gif", "anger/g1.gif")]
+    assert ds.problems.conflicting_labels == [("fear/same.gif", "anger/g1.gif")]
+    assert "fear/same.gif: same content as anger/g1.gif, which has another label; skipped" in ds.problems.lines()
 
 
 def write_manifest(path, rows, header=("path", "label", "split")):

@@ -46,7 +46,9 @@ def test_leak_free_even_with_content_identical_files(tmp_path):
     shutil.copy(tmp_path / "anger" / "g2.gif", tmp_path / "anger" / "copy.gif")
     shutil.copy(tmp_path / "anger" / "g2.gif", tmp_path / "happiness" / "copy.gif")
     ds = load_dataset(tmp_path)
-    all_files = {r.path for r in ds} | {tmp_path / p for p, _ in ds.problems.duplicates}
+    left_out = ds.problems.duplicates + ds.problems.conflicting_labels
+    assert len(left_out) == 2
+    all_files = {r.path for r in ds} | {tmp_path / p for p, _ in left_out}
     assert len(all_files) == 14
     for seed in range(5):
         split = make_split(ds, test_fraction=0.5, seed=seed)

@@ -46,13 +46,16 @@ class DatasetProblems:
 
     ``unknown_labels``: the label is not in the label set (detail: the label).
     ``missing_files``: a manifest row names a file that does not exist (detail: the row's line).
-    ``duplicates``: same content (SHA-256) as a file kept earlier (detail: the kept file's path).
+    ``duplicates``: same content (SHA-256) and label as a file kept earlier (detail: its path).
+    ``conflicting_labels``: same content as a file kept earlier under another label (detail: its
+    path); the first label wins, so check these by hand.
     ``unlabelled``: a media file directly under a folder tree's root, outside any label folder.
     """
 
     unknown_labels: list[tuple[str, str]] = field(default_factory=list)
     missing_files: list[tuple[str, str]] = field(default_factory=list)
     duplicates: list[tuple[str, str]] = field(default_factory=list)
+    conflicting_labels: list[tuple[str, str]] = field(default_factory=list)
     unlabelled: list[tuple[str, str]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
@@ -63,6 +66,7 @@ class DatasetProblems:
             "unknown_labels": self.unknown_labels,
             "missing_files": self.missing_files,
             "duplicates": self.duplicates,
+            "conflicting_labels": self.conflicting_labels,
             "unlabelled": self.unlabelled,
         }
 
@@ -71,6 +75,10 @@ class DatasetProblems:
         out = [f"{p}: unknown label {label!r}" for p, label in self.unknown_labels]
         out += [f"{p}: file not found ({where})" for p, where in self.missing_files]
         out += [f"{p}: duplicate content of {kept}, skipped" for p, kept in self.duplicates]
+        out += [
+            f"{p}: same content as {kept}, which has another label; skipped"
+            for p, kept in self.conflicting_labels
+        ]
         out += [f"{p}: not inside a label folder, skipped" for p, _ in self.unlabelled]
         return out
 
@@ -168,17 +176,18 @@ def load_dataset(path: str | Path, *, labels: Sequence[str] | None = None) -> Gi
     )
     index_of = {label: i for i, label in enumerate(label_set)}
     records: list[GifRecord] = []
-    kept_by_hash: dict[str, str] = {}
+    kept_by_hash: dict[str, GifRecord] = {}
     for file, rel, label, split in rows:
         if label not in index_of:
             problems.unknown_labels.append((rel, label))
             continue
         sha = file_sha256(file)
-        if sha in kept_by_hash:
-            problems.duplicates.append((rel, kept_by_hash[sha]))
+        if (kept := kept_by_hash.get(sha)) is not None:
+            same = kept.label == label
+            (problems.duplicates if same else problems.conflicting_labels).append((rel, kept.rel_path))
             continue
-        kept_by_hash[sha] = rel
-        records.append(GifRecord(file, rel, label, index_of[label], sha, split))
+        kept_by_hash[sha] = GifRecord(file, rel, label, index_of[label], sha, split)
+        records.append(kept_by_hash[sha])
     return GifDataset(root.resolve(), label_set, tuple(records), problems, kind)
 
 
