@@ -16,6 +16,8 @@ import numpy as np
 
 Palette = Sequence[tuple[int, int, int]]
 
+TRAILER = b"\x3b"
+
 
 @dataclass
 class FrameSpec:
@@ -126,6 +128,25 @@ def encode_frame(spec: FrameSpec, n_colors: int) -> bytes:
     return bytes(out)
 
 
+def gif_header(
+    *,
+    width: int,
+    height: int,
+    global_palette: Palette | None = None,
+    background_index: int = 0,
+    loop: int | None = 0,
+) -> bytes:
+    """Signature, logical screen descriptor, global colour table and looping extension."""
+    packed, table = 0, b""
+    if global_palette is not None:
+        bits, table = _color_table(global_palette)
+        packed = 0x80 | 0x70 | bits  # 0x70: 8 bits of colour resolution
+    out = b"GIF89a" + struct.pack("<HHBBB", width, height, packed, background_index, 0) + table
+    if loop is not None:
+        out += b"\x21\xff\x0bNETSCAPE2.0\x03\x01" + struct.pack("<H", loop) + b"\x00"
+    return out
+
+
 def build_gif(
     *,
     width: int,
@@ -137,18 +158,17 @@ def build_gif(
     trailer: bool = True,
 ) -> bytes:
     """A complete GIF89a file; ``loop=None`` leaves out the NETSCAPE2.0 looping extension."""
-    packed, table = 0, b""
-    if global_palette is not None:
-        bits, table = _color_table(global_palette)
-        packed = 0x80 | 0x70 | bits  # 0x70: 8 bits of colour resolution
-    out = bytearray(b"GIF89a" + struct.pack("<HHBBB", width, height, packed, background_index, 0) + table)
-    if loop is not None:
-        out += b"\x21\xff\x0bNETSCAPE2.0\x03\x01" + struct.pack("<H", loop) + b"\x00"
+    out = bytearray(
+        gif_header(
+            width=width, height=height, global_palette=global_palette,
+            background_index=background_index, loop=loop,
+        )
+    )
     n_colors = len(global_palette) if global_palette is not None else 2
     for spec in frames:
         out += encode_frame(spec, n_colors)
     if trailer:
-        out += b"\x3b"
+        out += TRAILER
     return bytes(out)
 
 
@@ -160,3 +180,107 @@ def solid(height: int, width: int, index: int) -> np.ndarray:
 def pattern(height: int, width: int, n_colors: int, seed: int = 0) -> np.ndarray:
     """Random indices in ``[0, n_colors)``: every pixel checks the palette lookup."""
     return np.random.default_rng(seed).integers(0, n_colors, size=(height, width), dtype=np.uint8)
+
+
+# ---- Named scenarios shared by the decoder tests and the ImageMagick comparison ----------------
+
+#: Eight colours; index 4 is the transparency index of the scenarios and holds a "garbage" colour
+#: that must never appear in a decoded frame.
+PALETTE: list[tuple[int, int, int]] = [
+    (220, 20, 60),
+    (34, 139, 34),
+    (30, 144, 255),
+    (255, 215, 0),
+    (255, 0, 255),
+    (255, 140, 0),
+    (128, 128, 128),
+    (250, 250, 250),
+]
+TRANSPARENT = 4
+GARBAGE = PALETTE[TRANSPARENT]
+W, H = 12, 10
+
+
+def disposal_gif(disposal: int, *, partial_first: bool = False) -> bytes:
+    """Four frames; frames 1 and 2 overlap, carry transparent pixels and use ``disposal``.
+
+    With ``partial_first`` the first frame covers only part of the canvas, has transparent
+    pixels and uses ``disposal`` too, so the initial (transparent) canvas shows.
+    """
+    first = (
+        FrameSpec(pattern(5, 6, 8, seed=1), left=2, top=1, transparent_index=TRANSPARENT, disposal=disposal)
+        if partial_first
+        else FrameSpec(pattern(H, W, 8, seed=1))
+    )
+    return build_gif(
+        width=W,
+        height=H,
+        global_palette=PALETTE,
+        frames=[
+            first,
+            FrameSpec(pattern(4, 5, 8, seed=2), left=3, top=2, transparent_index=TRANSPARENT, disposal=disposal),
+            FrameSpec(pattern(3, 3, 8, seed=3), left=1, top=5, transparent_index=TRANSPARENT, disposal=disposal),
+            FrameSpec(solid(2, 2, 6), left=9, top=7),
+        ],
+    )
+
+
+def scenarios() -> dict[str, bytes]:
+    """GIFs on which browsers and ImageMagick's ``-coalesce`` agree, by name.
+
+    Every scenario whose frames leave part of the canvas uncovered declares a transparency index:
+    without one, ImageMagick paints the uncovered canvas with the GIF's background colour, where
+    browsers leave it transparent (tested separately).
+    """
+    big = pattern(64, 80, 256, seed=5)
+    palette_256 = [(i, (7 * i) % 256, (13 * i) % 256) for i in range(256)]
+    cases = {f"disposal-{d}": disposal_gif(d) for d in range(4)}
+    cases |= {f"disposal-{d}-partial-first-frame": disposal_gif(d, partial_first=True) for d in range(4)}
+    cases["transparent-first-frame"] = build_gif(
+        width=W, height=H, global_palette=PALETTE,
+        frames=[FrameSpec(pattern(H, W, 8, seed=1), transparent_index=TRANSPARENT)],
+    )
+    cases["local-palettes"] = build_gif(
+        width=W, height=H, global_palette=PALETTE,
+        frames=[
+            FrameSpec(pattern(H, W, 8, seed=1)),
+            FrameSpec(
+                pattern(6, 7, 4, seed=2), left=2, top=2, transparent_index=2,
+                local_palette=[(9, 9, 9), (250, 1, 1), (255, 0, 255), (100, 100, 200)],
+            ),
+            FrameSpec(pattern(3, 3, 8, seed=3), left=8, top=6),
+        ],
+    )
+    cases["interlaced"] = build_gif(
+        width=7, height=13, global_palette=PALETTE,
+        frames=[
+            FrameSpec(pattern(13, 7, 8, seed=1), interlaced=True),
+            FrameSpec(pattern(11, 5, 8, seed=4), left=1, top=2, interlaced=True, transparent_index=TRANSPARENT),
+        ],
+    )
+    cases["partial-offsets"] = build_gif(
+        width=W, height=H, global_palette=PALETTE,
+        frames=[
+            FrameSpec(pattern(3, 4, 8, seed=1), left=0, top=0, transparent_index=TRANSPARENT),
+            FrameSpec(pattern(2, 3, 8, seed=2), left=9, top=8, transparent_index=TRANSPARENT),
+            FrameSpec(pattern(1, 12, 8, seed=3), left=0, top=5, disposal=2, transparent_index=TRANSPARENT),
+            FrameSpec(pattern(10, 1, 8, seed=4), left=6, top=0, transparent_index=TRANSPARENT),
+        ],
+    )
+    cases["later-frame-clipped"] = build_gif(
+        width=W, height=H, global_palette=PALETTE,
+        frames=[FrameSpec(pattern(H, W, 8, seed=1)), FrameSpec(pattern(6, 6, 8, seed=2), left=9, top=7)],
+    )
+    cases["no-graphic-control"] = build_gif(
+        width=W, height=H, global_palette=PALETTE,
+        frames=[
+            FrameSpec(pattern(H, W, 8, seed=1), graphic_control=False),
+            FrameSpec(pattern(3, 3, 8, seed=2), left=2, top=2, graphic_control=False),
+        ],
+    )
+    cases["lzw-table-resets-256-colours"] = build_gif(
+        width=80, height=64, global_palette=palette_256,
+        frames=[FrameSpec(big), FrameSpec(big[::-1].copy(), transparent_index=0, disposal=3),
+                FrameSpec(pattern(20, 30, 256, seed=6), left=7, top=9)],
+    )
+    return cases
