@@ -1,0 +1,203 @@
+"""The two ways to run a model on clips, behind one small interface.
+
+A backend maps a batch of clips ``(N, T, S, S, 3) uint8 RGB`` (frames already resized to the
+model's size) to class probabilities ``(N, C) float32``. It also tells what the model expects
+(``preprocess``), what it outputs (``labels``) and what it is (``info``).
+
+* :class:`TorchBackend`: eager PyTorch from a trained checkpoint, in float32 or with bfloat16
+  autocast, optionally with channels-last weights.
+* :class:`OnnxBackend`: ONNX Runtime on a model written by :func:`gifemo.inference.export.export_onnx`;
+  everything it needs (labels, size, clip length, mean/std) is read from the file's metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from gifemo.inference.prediction import ModelInfo
+from gifemo.preprocess import PreprocessConfig
+
+PRECISIONS = ("32", "bf16")
+
+#: Keys of the ONNX ``metadata_props`` written at export and read back here.
+META_PREFIX = "gifemo."
+META_FORMAT = 1
+
+
+class Backend(Protocol):
+    labels: tuple[str, ...]
+    preprocess: PreprocessConfig
+    info: ModelInfo
+    #: Seed of the clip padding (the training run's seed), so clips match its evaluation.
+    clip_seed: int
+
+    def __call__(self, clips: np.ndarray) -> np.ndarray:
+        """``(N, T, S, S, 3) uint8 -> (N, C) float32`` probabilities (rows sum to 1)."""
+        ...
+
+
+def _check_precision(precision: str) -> str:
+    precision = str(precision)
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    return precision
+
+
+def training_seed(metadata: dict[str, Any]) -> int:
+    """The run seed recorded in a checkpoint's metadata (0 when absent)."""
+    config = metadata.get("config") or {}
+    return int(config.get("seed", 0)) if isinstance(config, dict) else 0
+
+
+class TorchBackend:
+    """Eager PyTorch on a :class:`~gifemo.training.checkpoint.TrainedModel`.
+
+    Args:
+        trained: the loaded model (see :func:`gifemo.training.checkpoint.load_trained_model`).
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+        precision: ``"32"`` or ``"bf16"`` (bfloat16 autocast; probabilities stay float32).
+        channels_last: convert the weights to the model's channels-last memory format.
+    """
+
+    def __init__(self, trained, *, device: str = "cpu", precision: str = "32", channels_last: bool = False):
+        import torch
+
+        from gifemo.inference.module import FramesToProbabilities
+
+        self.precision = _check_precision(precision)
+        self.device = torch.device(device)
+        self.labels = tuple(trained.labels)
+        self.preprocess = trained.preprocess
+        self.clip_seed = training_seed(trained.metadata)
+        model = trained.model
+        if channels_last:
+            convert = getattr(model, "to_channels_last", None)
+            model = convert() if convert is not None else model.to(memory_format=torch.channels_last)
+        self.module = FramesToProbabilities(model, self.preprocess).to(self.device).eval()
+        self.info = ModelInfo(
+            name=trained.model_name,
+            backend="torch",
+            path=str(trained.checkpoint_path),
+            precision=self.precision,
+            size=self.preprocess.size,
+            clip_len=self.preprocess.clip_len,
+        )
+
+    def __call__(self, clips: np.ndarray) -> np.ndarray:
+        import torch
+
+        frames = torch.from_numpy(np.ascontiguousarray(clips)).to(self.device)
+        with torch.inference_mode(), torch.autocast(
+            self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"
+        ):
+            probs, _ = self.module(frames)
+        return probs.float().cpu().numpy()
+
+
+class OnnxBackend:
+    """ONNX Runtime on an exported ``.onnx`` file (weights inside it or in ``<file>.data`` beside it).
+
+    Args:
+        path: the ``.onnx`` file.
+        device: ``"cpu"``, or ``"cuda"`` to use ONNX Runtime's CUDA provider when installed.
+        num_threads: ONNX Runtime's intra-op threads (None: its default, one per core).
+    """
+
+    def __init__(self, path: str | os.PathLike, *, device: str = "cpu", num_threads: int | None = None):
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"{self.path}: no such ONNX model file")
+        options = ort.SessionOptions()
+        if num_threads is not None:
+            options.intra_op_num_threads = int(num_threads)
+        providers = ["CPUExecutionProvider"]
+        if device.startswith("cuda"):
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise ValueError("device='cuda' needs onnxruntime-gpu (CUDAExecutionProvider is not available)")
+            providers.insert(0, "CUDAExecutionProvider")
+        try:
+            # A path (not bytes) so that ONNX Runtime finds an external data file beside it.
+            self.session = ort.InferenceSession(str(self.path), options, providers=providers)
+        except Exception as error:  # onnxruntime raises its own exception types
+            raise ValueError(f"{self.path}: not a loadable ONNX model ({error})") from error
+        meta = read_onnx_metadata(self.session.get_modelmeta().custom_metadata_map, self.path)
+        self.labels = meta["labels"]
+        self.preprocess = meta["preprocess"]
+        self.clip_seed = meta["clip_seed"]
+        self.precision = "32"
+        self._input = self.session.get_inputs()[0].name
+        self.info = ModelInfo(
+            name=meta["model_name"],
+            backend="onnxruntime",
+            path=str(self.path),
+            precision="32",
+            size=self.preprocess.size,
+            clip_len=self.preprocess.clip_len,
+        )
+
+    def __call__(self, clips: np.ndarray) -> np.ndarray:
+        probs = self.session.run(["probabilities"], {self._input: np.ascontiguousarray(clips, dtype=np.uint8)})[0]
+        return probs.astype(np.float32, copy=False)
+
+
+def onnx_metadata(
+    *,
+    labels: tuple[str, ...],
+    preprocess: PreprocessConfig,
+    model_name: str,
+    model_kwargs: dict[str, Any],
+    clip_seed: int,
+    opset: int,
+    source: str,
+) -> dict[str, str]:
+    """The ``metadata_props`` stored in an exported model (all values are strings)."""
+    from gifemo import __version__
+
+    values: dict[str, Any] = {
+        "format": META_FORMAT,
+        "labels": list(labels),
+        "size": preprocess.size,
+        "clip_len": preprocess.clip_len,
+        "mean": list(preprocess.mean),
+        "std": list(preprocess.std),
+        "model_name": model_name,
+        "model_kwargs": model_kwargs,
+        "clip_seed": clip_seed,
+        "opset": opset,
+        "gifemo_version": __version__,
+        "source_checkpoint": source,
+        "input": "frames: (B, T, S, S, 3) uint8 RGB, T = clip_len, S = size",
+        "outputs": "probabilities: (B, C) float32 softmax; logits: (B, C) float32",
+    }
+    return {META_PREFIX + k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
+
+
+def read_onnx_metadata(props: dict[str, str], path: Path) -> dict[str, Any]:
+    """Parse :func:`onnx_metadata`'s entries back; a clear error when the file lacks them."""
+    try:
+        fmt = int(props[META_PREFIX + "format"])
+        if fmt != META_FORMAT:
+            raise ValueError(f"metadata format {fmt}, this gifemo reads {META_FORMAT}")
+        preprocess = PreprocessConfig.from_dict(
+            {k: json.loads(props[META_PREFIX + k]) for k in ("size", "clip_len", "mean", "std")}
+        )
+        return {
+            "labels": tuple(json.loads(props[META_PREFIX + "labels"])),
+            "preprocess": preprocess,
+            "model_name": props[META_PREFIX + "model_name"],
+            "clip_seed": int(json.loads(props.get(META_PREFIX + "clip_seed", "0"))),
+            "opset": int(json.loads(props.get(META_PREFIX + "opset", "0"))),
+        }
+    except KeyError as error:
+        raise ValueError(
+            f"{path}: no gifemo metadata ({error.args[0]!r} missing); export it with `gifemo export`"
+        ) from None
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{path}: damaged gifemo metadata ({error})") from None

@@ -1,0 +1,35 @@
+"""The inference graph shared by eager prediction and ONNX export: uint8 frames in, probabilities out.
+
+Normalisation and softmax live inside the graph, so an exported ``.onnx`` file needs nothing
+from gifemo at run time beyond decoding, resizing and cutting clips: any ONNX runtime can feed it
+the RGB frames as they come out of the decoder.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gifemo.preprocess import PreprocessConfig, normalize_clip
+
+INPUT_NAME = "frames"
+OUTPUT_NAMES = ("probabilities", "logits")
+
+
+class FramesToProbabilities(nn.Module):
+    """``frames (B, T, S, S, 3) uint8 RGB -> (probabilities (B, C), logits (B, C))`` float32.
+
+    ``model`` is a clip classifier taking normalised ``(B, T, 3, S, S)`` float clips; the
+    normalisation is :func:`gifemo.preprocess.normalize_clip`, the one training uses. The softmax
+    runs in float32 whatever the autocast precision of the model.
+    """
+
+    def __init__(self, model: nn.Module, preprocess: PreprocessConfig) -> None:
+        super().__init__()
+        self.model = model
+        self.preprocess = preprocess
+
+    def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        clip = normalize_clip(frames, self.preprocess.mean, self.preprocess.std)
+        logits = self.model(clip).float()
+        return logits.softmax(dim=-1), logits
