@@ -212,6 +212,17 @@ def test_corrupt_rows_are_skipped_and_counted(tmp_path, gzipped):
     assert progress[-1] == (path.stat().st_size,) * 2
 
 
+def test_cut_gzip_is_an_error_naming_the_file(tmp_path):
+    path = tmp_path / "votes.csv.gz"
+    data = gzip.compress(("metric,left,right,choice\n" + "happiness,aaa,bbb,left\n" * 5000).encode())
+    path.write_bytes(data[: len(data) // 2])  # an interrupted download
+    with pytest.raises(ValueError, match="votes.csv.gz: unreadable after"):
+        read_comparisons(path)
+    result = CliRunner().invoke(app, ["data", "gifgif", "rank", str(path), "--out",
+                                      str(tmp_path / "m.csv")])
+    assert result.exit_code == 2 and "unreadable" in result.output
+
+
 def test_reader_rejects_unknown_metric_request(tmp_path):
     path = tmp_path / "votes.csv"
     path.write_text(_CORRUPT_FILE)

@@ -88,11 +88,14 @@ def rank(
         console=console, transient=True,
     ) as progress:
         task = progress.add_task(f"reading {comparisons.name}", total=None)
-        data = read_comparisons(
-            comparisons,
-            metrics=config.emotions,
-            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
-        )
+        try:
+            data = read_comparisons(
+                comparisons,
+                metrics=config.emotions,
+                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+        except ValueError as error:
+            raise _fail(str(error)) from None
     read_s = time.perf_counter() - start
     console.print(
         f"read {data.n_rows:,} rows ({len(data.ids):,} GIFs) in {read_s:.1f} s: "

@@ -164,7 +164,8 @@ def read_comparisons(
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: an unknown metric in ``metrics``.
+        ValueError: an unknown metric in ``metrics``, or the file cannot be read to its end
+            (a cut gzip, say); the message names the file.
     """
     wanted = tuple(GIFGIF_EMOTIONS if metrics is None else metrics)
     unknown = sorted(set(wanted) - set(GIFGIF_EMOTIONS))
@@ -197,45 +198,48 @@ def read_comparisons(
 
     with open_comparisons(path) as (text, raw):
         reader = csv.reader(text)
-        for row in reader:
-            if not row:
-                continue  # a blank line is not a row
-            if n_rows == 0 and tuple(field.strip().lower() for field in row) == HEADER:
-                continue  # the header, not a data row
-            n_rows += 1
-            if on_progress is not None and n_rows % PROGRESS_EVERY_ROWS == 0:
-                on_progress(raw.tell(), total)
-            if len(row) != 4:
-                skipped["wrong_column_count"] += 1
-                continue
-            metric, left, right, choice = row
-            if metric not in known:
-                skipped["unknown_metric"] += 1
-                continue
-            i = index.get(left)
-            if i is None:
-                i = intern(left)
-            j = index.get(right)
-            if j is None:
-                j = intern(right)
-            if isinstance(i, str) or isinstance(j, str):
-                # Count one reason a row; an empty id is the more specific diagnosis.
-                skipped["empty_id" if "empty_id" in (i, j) else "bad_id"] += 1
-                continue
-            outcome = OUTCOMES.get(choice)
-            if outcome is None:
-                skipped["unknown_choice"] += 1
-                continue
-            if i == j:
-                skipped["same_gif"] += 1
-                continue
-            buffer = buffers.get(metric)
-            if buffer is None:
-                not_requested += 1
-                continue
-            buffer[0].append(i)
-            buffer[1].append(j)
-            buffer[2].append(outcome)
+        try:
+            for row in reader:
+                if not row:
+                    continue  # a blank line is not a row
+                if n_rows == 0 and tuple(field.strip().lower() for field in row) == HEADER:
+                    continue  # the header, not a data row
+                n_rows += 1
+                if on_progress is not None and n_rows % PROGRESS_EVERY_ROWS == 0:
+                    on_progress(raw.tell(), total)
+                if len(row) != 4:
+                    skipped["wrong_column_count"] += 1
+                    continue
+                metric, left, right, choice = row
+                if metric not in known:
+                    skipped["unknown_metric"] += 1
+                    continue
+                i = index.get(left)
+                if i is None:
+                    i = intern(left)
+                j = index.get(right)
+                if j is None:
+                    j = intern(right)
+                if isinstance(i, str) or isinstance(j, str):
+                    # Count one reason a row; an empty id is the more specific diagnosis.
+                    skipped["empty_id" if "empty_id" in (i, j) else "bad_id"] += 1
+                    continue
+                outcome = OUTCOMES.get(choice)
+                if outcome is None:
+                    skipped["unknown_choice"] += 1
+                    continue
+                if i == j:
+                    skipped["same_gif"] += 1
+                    continue
+                buffer = buffers.get(metric)
+                if buffer is None:
+                    not_requested += 1
+                    continue
+                buffer[0].append(i)
+                buffer[1].append(j)
+                buffer[2].append(outcome)
+        except (EOFError, OSError, csv.Error) as error:  # a cut gzip, a NUL byte, ...
+            raise ValueError(f"{path}: unreadable after {n_rows:,} rows: {error}") from error
         if on_progress is not None:
             on_progress(total, total)
 

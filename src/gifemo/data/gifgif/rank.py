@@ -40,18 +40,12 @@ from gifemo.data.gifgif.scoring import (
     fit_trueskill,
     trueskill_score,
 )
-from gifemo.labels import GIFGIF_EMOTIONS, GIFGIF_TO_PAPER
+from gifemo.labels import GIFGIF_EMOTIONS, GIFGIF_TO_PAPER, PAPER_EMOTIONS
 
-#: The paper's seven classes, as GIFGIF metrics (the paper's "like" is GIFGIF's "satisfaction").
-DEFAULT_EMOTIONS: tuple[str, ...] = (
-    "happiness",
-    "satisfaction",
-    "surprise",
-    "sadness",
-    "anger",
-    "disgust",
-    "fear",
-)
+_METRIC_OF_LABEL = {label: metric for metric, label in GIFGIF_TO_PAPER.items()}
+
+#: The paper's seven classes as GIFGIF metrics, in the paper's order ("like" is "satisfaction").
+DEFAULT_EMOTIONS: tuple[str, ...] = tuple(_METRIC_OF_LABEL[label] for label in PAPER_EMOTIONS)
 
 #: Where a GIPHY id's GIF lives; ``{id}`` is replaced.
 DEFAULT_BASE_URL = "https://media.giphy.com/media/{id}/giphy.gif"
@@ -76,8 +70,7 @@ def parse_emotions(spec: str | Sequence[str]) -> tuple[str, ...]:
     items = [s for s in items if s]
     if items == ["all"]:
         return GIFGIF_EMOTIONS
-    to_metric = {label: metric for metric, label in GIFGIF_TO_PAPER.items()}
-    metrics = tuple(to_metric.get(s, s) for s in items)
+    metrics = tuple(_METRIC_OF_LABEL.get(s, s) for s in items)
     unknown = [s for s, m in zip(items, metrics) if m not in GIFGIF_EMOTIONS]
     if unknown:
         raise ValueError(

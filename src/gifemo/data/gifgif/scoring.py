@@ -18,7 +18,7 @@ Bradley-Terry
     The prior is what stops a GIF with 2 lucky wins and no loss from topping a list (its
     maximum-likelihood strength is infinite). The default ``alpha = 0.5`` is a standard normal
     prior, the scale on which GIFGIF strengths live: with it a GIF at 2-0 against average GIFs
-    scores about 0.8, and one at 60-10 about 1.6. "neither" votes carry no order and are ignored.
+    scores about 0.65, and one at 60-10 about 1.6. "neither" votes carry no order and are ignored.
 
 TrueSkill
     The ``trueskill`` package's model (mu 25, sigma 25/3, beta sigma/2, tau sigma/100), fed the
