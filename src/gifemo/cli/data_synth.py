@@ -1,9 +1,74 @@
-"""Commands registered by this module (filled in by the issue that owns it)."""
+"""``gifemo data synth``: generate the built-in synthetic dataset, or a contact sheet of it."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
 
-def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+def synth_command(
+    out_dir: Path | None = typer.Argument(
+        None, help="Where to write OUT_DIR/<label>/<label>_NNNNN.gif and labels.csv."
+    ),
+    per_class: int = typer.Option(300, "--per-class", min=1, help="GIFs per class."),
+    size: int = typer.Option(128, "--size", min=32, max=1024, help="Frame width and height (px)."),
+    seed: int = typer.Option(0, "--seed", help="Dataset seed: same seed, same bytes."),
+    difficulty: float | None = typer.Option(
+        None, "--difficulty", min=0.0, max=1.0,
+        help="0 (clear, clean expressions) to 1 (subtle, cluttered). Default: 0.5.",
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, help="Processes (default: all CPUs this process may use)."
+    ),
+    preview: Path | None = typer.Option(
+        None, "--preview", help="Also write a contact sheet PNG (a row per GIF, by class). "
+        "Without OUT_DIR, only the sheet is rendered.",
+    ),
+) -> None:
+    """Generate animated faces expressing the seven emotions through FACS action units."""
+    from rich.console import Console
+
+    from gifemo.data.synth import DEFAULT_DIFFICULTY, generate_dataset, render_contact_sheet
+
+    console = Console(stderr=True, soft_wrap=True)
+    if out_dir is None and preview is None:
+        console.print("[red]error:[/red] give OUT_DIR, --preview PATH, or both")
+        raise typer.Exit(code=2)
+    difficulty = DEFAULT_DIFFICULTY if difficulty is None else difficulty
+    if out_dir is not None:
+        summary = _generate(out_dir, per_class, size, seed, difficulty, workers, generate_dataset)
+        console.print(
+            f"wrote {summary.written} GIFs and {summary.labels_csv} in {summary.seconds:.1f} s "
+            f"({summary.gifs_per_second:.1f} GIFs/s)"
+            + (f"; removed {summary.removed_stale} stale GIFs" if summary.removed_stale else "")
+        )
+        if summary.failures:
+            console.print(f"[red]{len(summary.failures)} GIF(s) failed:[/red]")
+            for line in summary.failures:
+                console.print(f"  {line}", markup=False, highlight=False)
+    if preview is not None:
+        render_contact_sheet(preview, seed=seed, size=size, difficulty=difficulty)
+        console.print(f"wrote contact sheet {preview}")
+    if out_dir is not None and summary.failures:
+        raise typer.Exit(code=1)
+
+
+def _generate(out_dir, per_class, size, seed, difficulty, workers, generate_dataset):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+
+    columns = (
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), TimeRemainingColumn(),
+    )
+    with Progress(*columns, transient=False) as bar:
+        job = bar.add_task("synthesising GIFs", total=None)
+        return generate_dataset(
+            out_dir, per_class=per_class, size=size, seed=seed, difficulty=difficulty,
+            workers=workers, progress=lambda done, total: bar.update(job, completed=done, total=total),
+        )
+
+
+def register(data_app: typer.Typer) -> None:
+    """Add ``synth`` to ``gifemo data``."""
+    data_app.command("synth")(synth_command)

@@ -49,8 +49,9 @@ _METHODS = {
     "mediancut": Image.Quantize.MEDIANCUT,
     "maxcoverage": Image.Quantize.MAXCOVERAGE,
 }
-# Pixels fed to the global palette search; longer GIFs are subsampled in time.
-_GLOBAL_PALETTE_PIXELS = 1 << 20
+# Pixels fed to a global palette search (octree: 128 frames of 128x128; median cut and max
+# coverage are ~100x slower per pixel); longer GIFs are subsampled in time.
+_GLOBAL_PALETTE_PIXELS = {"fastoctree": 1 << 21, "mediancut": 1 << 16, "maxcoverage": 1 << 16}
 _MAX_CANVAS = 0xFFFF
 
 _DISPOSE_NONE, _DISPOSE_KEEP, _DISPOSE_BACKGROUND, _DISPOSE_PREVIOUS = 0, 1, 2, 3
@@ -152,11 +153,11 @@ def _quantize_one(
     return indices, palette
 
 
-def _global_palette(frames: np.ndarray, colors: int, method: Image.Quantize) -> Image.Image:
+def _global_palette(frames: np.ndarray, colors: int, method: str) -> Image.Image:
     t, h, w, _ = frames.shape
-    stride = max(1, -(-t * h * w // _GLOBAL_PALETTE_PIXELS))
+    stride = max(1, -(-t * h * w // _GLOBAL_PALETTE_PIXELS[method]))
     mosaic = frames[::stride].reshape(-1, w, 3)
-    return Image.fromarray(mosaic).quantize(colors, method=method)
+    return Image.fromarray(mosaic).quantize(colors, method=_METHODS[method])
 
 
 def quantize_frames(
@@ -185,9 +186,15 @@ def quantize_frames(
         pairs = [_quantize_one(Image.fromarray(f), colors, pil_method, dither) for f in arr]
         return [p[0] for p in pairs], [p[1] for p in pairs]
 
-    ref = _global_palette(arr, colors, pil_method)
-    dither_mode = Image.Dither.FLOYDSTEINBERG if dither else Image.Dither.NONE
-    raw = [np.asarray(Image.fromarray(f).quantize(palette=ref, dither=dither_mode)) for f in arr]
+    t, h, w, _ = arr.shape
+    if not dither and t * h * w <= _GLOBAL_PALETTE_PIXELS[method]:
+        # All frames fit in one palette search, which also assigns every pixel its colour.
+        ref = Image.fromarray(arr.reshape(t * h, w, 3)).quantize(colors, method=pil_method)
+        raw = list(np.asarray(ref).reshape(t, h, w))
+    else:
+        ref = _global_palette(arr, colors, method)
+        dither_mode = Image.Dither.FLOYDSTEINBERG if dither else Image.Dither.NONE
+        raw = [np.asarray(Image.fromarray(f).quantize(palette=ref, dither=dither_mode)) for f in arr]
     indices, shared = _compact(raw, _pil_palette(ref))
     return indices, [shared] * len(indices)
 
@@ -201,14 +208,24 @@ def _bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     return int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)
 
 
-def _changed(target: np.ndarray, canvas: np.ndarray, cleared: np.ndarray) -> np.ndarray:
-    """Pixels a frame must paint: those that differ on screen, and any cleared to background."""
-    return (target != canvas).any(axis=-1) | cleared
+def _rgb_keys(frames: np.ndarray) -> np.ndarray:
+    """``(..., 3) uint8 -> (...) uint32``: one comparable number per pixel."""
+    f = frames.astype(np.uint32)
+    return (f[..., 0] << 16) | (f[..., 1] << 8) | f[..., 2]
 
 
-def _area(mask: np.ndarray) -> int:
-    box = _bbox(mask)
-    return 1 if box is None else box[2] * box[3]
+#: Canvas key of a pixel cleared to the background (disposal 2): differs from every colour,
+#: so the next frame always repaints it.
+_CLEARED = np.uint32(0xFFFFFFFF)
+
+
+def _union_area(box: tuple[int, int, int, int] | None, rect: tuple[int, int, int, int]) -> int:
+    if box is None:
+        return rect[2] * rect[3]
+    x0, y0 = min(box[0], rect[0]), min(box[1], rect[1])
+    x1 = max(box[0] + box[2], rect[0] + rect[2])
+    y1 = max(box[1] + box[3], rect[1] + rect[3])
+    return (x1 - x0) * (y1 - y0)
 
 
 def _table_bits(n_entries: int) -> int:
@@ -229,25 +246,27 @@ def _lzw(indices: np.ndarray) -> bytes:
 
 def _plan_disposal(
     mode: DisposalMode,
-    target_next: np.ndarray | None,
+    next_keys: np.ndarray | None,
     drawn: np.ndarray,
     rect: tuple[int, int, int, int],
-    before: tuple[np.ndarray, np.ndarray],
+    before: np.ndarray,
 ) -> int:
-    """Frame t's disposal method; in ``"auto"`` mode the one giving frame t+1 the smallest update."""
+    """Frame t's disposal method; in ``"auto"`` mode the one giving frame t+1 the smallest update.
+
+    ``drawn`` and ``before`` are the canvas (as ``_rgb_keys``) after and before frame t.
+    """
     fixed = {"none": _DISPOSE_NONE, "keep": _DISPOSE_KEEP, "background": _DISPOSE_BACKGROUND}
     if mode in fixed:
         return fixed[mode]
-    if target_next is None:
+    if next_keys is None:
         return _DISPOSE_KEEP
-    no_clear = np.zeros(drawn.shape[:2], bool)
-    x, y, w, h = rect
-    background = no_clear.copy()
-    background[y : y + h, x : x + w] = True
+    keep_box = _bbox(next_keys != drawn)
+    previous_box = _bbox(next_keys != before)
     costs = {
-        _DISPOSE_KEEP: _area(_changed(target_next, drawn, no_clear)),
-        _DISPOSE_BACKGROUND: _area(_changed(target_next, drawn, background)),
-        _DISPOSE_PREVIOUS: _area(_changed(target_next, *before)),
+        _DISPOSE_KEEP: 1 if keep_box is None else keep_box[2] * keep_box[3],
+        # Clearing the rectangle forces the next frame to repaint it as well.
+        _DISPOSE_BACKGROUND: _union_area(keep_box, rect),
+        _DISPOSE_PREVIOUS: 1 if previous_box is None else previous_box[2] * previous_box[3],
     }
     return min(costs, key=lambda d: (costs[d], d))
 
@@ -287,16 +306,16 @@ def _encode(
             raise ValueError(f"loop must be None or in [0, 65535], got {loop}")
         out.append(b"!\xff\x0bNETSCAPE2.0\x03\x01" + struct.pack("<H", loop) + b"\0")
 
-    canvas = np.zeros_like(arr[0])
-    cleared = np.ones((height, width), bool)
+    keys = _rgb_keys(shown)
+    canvas = np.full((height, width), _CLEARED)
     rects, disposals, transparent_flags = [], [], []
     for t in range(t_count):
-        target, idx, pal = shown[t], indices[t], palettes[t]
-        before = (canvas, cleared)
+        idx, pal = indices[t], palettes[t]
+        before = canvas
         if t == 0 or not optimize:
             rect, paint = (0, 0, width, height), np.ones((height, width), bool)
         else:
-            paint = _changed(target, canvas, cleared)
+            paint = keys[t] != canvas
             # An unchanged frame still gets a (1x1) update so that frame counts survive.
             rect = _bbox(paint) or (0, 0, 1, 1)
         x, y, w, h = rect
@@ -306,8 +325,8 @@ def _encode(
             transparent_index = len(pal)
             tile = np.where(paint[y : y + h, x : x + w], tile, np.uint8(transparent_index))
 
-        drawn = target  # every pixel is now either repainted or already showed `target`
-        nxt = shown[t + 1] if t + 1 < t_count else None
+        drawn = keys[t]  # every pixel is now either repainted or already showed frame t
+        nxt = keys[t + 1] if t + 1 < t_count else None
         dispose = _plan_disposal(disposal, nxt, drawn, rect, before)
         packed = (dispose << 2) | (transparent_index is not None)
         out.append(
@@ -325,12 +344,10 @@ def _encode(
         out.append(_lzw(np.ascontiguousarray(tile)))
 
         if dispose == _DISPOSE_BACKGROUND:
-            canvas, cleared = drawn, np.zeros_like(cleared)
-            cleared[y : y + h, x : x + w] = True
-        elif dispose == _DISPOSE_PREVIOUS:
-            canvas, cleared = before
-        else:
-            canvas, cleared = drawn, np.zeros_like(cleared)
+            canvas = drawn.copy()
+            canvas[y : y + h, x : x + w] = _CLEARED
+        elif dispose != _DISPOSE_PREVIOUS:
+            canvas = drawn
         rects.append(rect)
         disposals.append(dispose)
         transparent_flags.append(transparent_index is not None)

@@ -1,0 +1,156 @@
+"""Turn a ``GifSpec`` into frames, and frames into GIF bytes."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import ImageDraw
+
+from gifemo.data.synth.action_units import PROTOTYPES, au_controls
+from gifemo.data.synth.draw import Placement, draw_body, draw_face
+from gifemo.data.synth.face import face_landmarks, sample_identity
+from gifemo.data.synth.scene import (
+    draw_caption,
+    finish_frame,
+    heart,
+    lighting_field,
+    noise_bank,
+    render_background,
+)
+from gifemo.data.synth.spec import GifSpec
+from gifemo.data.synth.timeline import blink_curve, frame_times, smooth_noise, speech_curve
+from gifemo.io.encode import GifEncoding, write_gif
+
+#: Frames are drawn at this multiple of the output size and box-downsampled (antialiasing).
+SUPERSAMPLE = 2
+
+
+def au_curves(spec: GifSpec, t: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Per-AU intensity over the frames, ``AU -> (T,)``: expression, leak and blinks."""
+    curves: dict[str, np.ndarray] = {}
+    for source in (spec.aus, spec.confuser):
+        for au, apex in source.items():
+            curves[au] = curves.get(au, 0.0) + apex * spec.envelope(t - spec.au_lag[au])
+    for au, level in spec.leak.items():
+        curves[au] = curves.get(au, 0.0) + level * (1 + smooth_noise(rng, t, 0.5, 0.1, 0.6))
+    curves["AU45"] = blink_curve(rng, t, spec.blink_rate)
+    return {au: np.clip(v, 0.0, 1.0) for au, v in curves.items()}
+
+
+def _saccades(rng: np.random.Generator, t: np.ndarray) -> np.ndarray:
+    """Gaze ``(T, 2)`` in [-1, 1]: fixations held for 0.3-2 s with quick jumps between them."""
+    gaze = np.zeros((len(t), 2))
+    target, next_jump = rng.uniform(-0.6, 0.6, 2) * (rng.random() < 0.6), 0.0
+    for k, tk in enumerate(t):
+        if tk >= next_jump:
+            target = rng.uniform(-0.8, 0.8, 2) * np.array([1.0, 0.5]) if rng.random() < 0.7 else np.zeros(2)
+            next_jump = tk + rng.uniform(0.3, 2.0)
+        gaze[k] = target
+    return gaze
+
+
+def head_pose(spec: GifSpec, t: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Per-frame head pose: random motion plus the class gesture scaled by the envelope."""
+    m, g = spec.motion, spec.gesture
+    e = spec.envelope(t)
+    nod = g["nod"] * np.sin(2 * np.pi * g["nod_hz"] * t) + g["bob"] * np.sin(2 * np.pi * g["bob_hz"] * t)
+    return {
+        "roll": smooth_noise(rng, t, m["roll"]) + g["roll"] * e,
+        "yaw": smooth_noise(rng, t, m["yaw"]) + g["yaw"] * e,
+        "pitch": smooth_noise(rng, t, m["pitch"]) + (g["pitch"] + nod) * e,
+        "scale": 1 + smooth_noise(rng, t, m["scale"]) + g["scale"] * e,
+        "dx": smooth_noise(rng, t, m["shift"]),
+        "dy": smooth_noise(rng, t, m["shift"] * 0.6),
+    }
+
+
+def render_frames(spec: GifSpec) -> np.ndarray:
+    """Render the GIF described by ``spec``: ``(T, size, size, 3) uint8``."""
+    size, ss = spec.size, SUPERSAMPLE
+    canvas = size * ss
+    rng = np.random.default_rng([spec.seed, 1])  # per-frame randomness, apart from the spec's
+    t = frame_times(spec.delays_ms)
+    curves = au_curves(spec, t, rng)
+    speech = speech_curve(rng, t, spec.speech) if spec.speech else np.zeros_like(t)
+    pose = head_pose(spec, t, rng)
+    gaze = _saccades(rng, t)
+    gaze[:, 1] += spec.gesture["gaze_y"] * spec.envelope(t)
+    env = spec.envelope(t)
+
+    margin = int(canvas * 0.08) + 2
+    background = render_background(rng, spec.background, canvas + 2 * margin)
+    cam = spec.camera
+    offsets = np.stack([cam["pan_x"] * t, cam["pan_y"] * t], -1) * canvas
+    offsets += rng.normal(0, cam["shake_px"] * ss, (len(t), 2))
+    offsets = np.clip(np.round(offsets), -margin, margin).astype(int)
+
+    light = spec.lighting
+    field = lighting_field(rng, size, light["falloff"])
+    noise = noise_bank(rng, size, spec.noise)
+    tint = 1 + rng.uniform(-light["tint"], light["tint"], 3)
+    gains = light["gain"] * (1 + smooth_noise(rng, t, light["flicker"], 0.2, 3.0))[:, None] * tint
+
+    other = _second_face(spec, canvas)
+    caption_switch = int(rng.integers(1, len(t) + 1))
+    hearts = [(rng.uniform(0, 2 * np.pi), rng.uniform(1.3, 1.8), rng.uniform(0.12, 0.22), rng.uniform(0, 1))
+              for _ in range(spec.hearts)]
+    ident, place = spec.identity, spec.placement
+
+    frames = np.empty((len(t), size, size, 3), np.uint8)
+    for k in range(len(t)):
+        ox, oy = offsets[k]
+        img = background.crop((margin + ox, margin + oy, margin + ox + canvas, margin + oy + canvas))
+        draw = ImageDraw.Draw(img)
+        if other is not None:
+            o_ident, o_c, o_at = other
+            shifted = Placement(o_at.cx - ox, o_at.cy - oy, o_at.scale, o_at.roll)
+            draw_body(draw, o_ident, shifted)
+            draw_face(draw, o_ident, face_landmarks(o_ident, o_c), o_c, shifted)
+
+        c = au_controls({au: float(v[k]) for au, v in curves.items()})
+        c["speech"] = float(speech[k])
+        cx = (place["x"] + pose["dx"][k]) * canvas - ox
+        cy = (place["y"] + pose["dy"][k]) * canvas - oy
+        scale = place["half_width"] * canvas * pose["scale"][k]
+        draw_body(draw, ident, Placement(cx, cy, scale))
+        at = Placement(cx, cy, scale, float(pose["roll"][k]))
+        lm = face_landmarks(ident, c, yaw=float(pose["yaw"][k]), pitch=float(pose["pitch"][k]),
+                            gaze=(float(gaze[k, 0]), float(gaze[k, 1])))
+        draw_face(draw, ident, lm, c, at, blush=spec.blush * float(env[k]))
+        for ang, dist, r, phase in hearts:
+            if env[k] > 0.3:
+                rise = ((t[k] * 0.5 + phase) % 1.0) * 0.8
+                hx, hy = dist * np.cos(ang), dist * np.sin(ang) * 0.7 - rise
+                draw.polygon(heart(cx + hx * scale, cy + hy * scale, r * scale), fill=(230, 40, 70))
+        if spec.caption:
+            texts = spec.caption["texts"]
+            text = texts[0] if k < caption_switch or len(texts) == 1 else texts[1]
+            draw_caption(draw, canvas, text, style=spec.caption["style"], top=spec.caption["top"])
+        if ss > 1:
+            img = img.reduce(ss)
+        frames[k] = finish_frame(img, gain=gains[k], field=field, noise=noise, blur=spec.blur, rng=rng)
+    return frames
+
+
+def _second_face(spec: GifSpec, canvas: int):
+    """A bystander beside the main face, partly out of frame: ``(identity, controls, placement)``."""
+    sf = spec.second_face
+    if sf is None:
+        return None
+    ident = sample_identity(np.random.default_rng(sf["seed"]))
+    aus = {} if sf["expression"] == "neutral" else PROTOTYPES[sf["expression"]]
+    c = au_controls({au: w * sf["intensity"] for au, w in aus.items()})
+    c["speech"] = 0.0
+    scale = spec.placement["half_width"] * sf["scale"] * canvas
+    at = Placement((0.5 + 0.45 * sf["side"]) * canvas, (spec.placement["y"] + 0.05) * canvas, scale)
+    return ident, c, at
+
+
+def encode(spec: GifSpec, frames: np.ndarray, dest=None) -> tuple[bytes | None, GifEncoding]:
+    """Encode ``frames`` with the spec's encoder settings, to ``dest`` (path) or to bytes."""
+    if dest is not None:
+        return None, write_gif(dest, frames, spec.delays_ms, **spec.encoder)
+    buf = io.BytesIO()
+    encoding = write_gif(buf, frames, spec.delays_ms, **spec.encoder)
+    return buf.getvalue(), encoding

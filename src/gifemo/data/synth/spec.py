@@ -1,0 +1,266 @@
+"""Sample everything one synthetic GIF is made of, from its label, seed and the difficulty.
+
+``sample_spec`` is the only place where the difficulty knob acts: it scales AU intensity
+ranges, the "leak" of other AUs and of a confusable expression, how much of the GIF is neutral,
+and every nuisance (head motion, talking, camera shake, lighting, noise, blur, captions, a
+second face, palette size).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gifemo.data.synth.action_units import CONFUSABLE, EXPRESSIVE_AUS, PROTOTYPES
+from gifemo.data.synth.face import Identity, sample_identity
+from gifemo.data.synth.scene import BACKGROUNDS, caption_text
+from gifemo.data.synth.timeline import (
+    Envelope,
+    frame_times,
+    sample_delays,
+    sample_envelope,
+    sample_frame_count,
+)
+
+#: The default difficulty (see docs/synthetic-data.md for what it changes).
+DEFAULT_DIFFICULTY = 0.5
+GENERATOR_VERSION = 1
+
+
+def _lerp(a: float, b: float, t: float) -> float:
+    return a + (b - a) * t
+
+
+@dataclass(frozen=True)
+class GifSpec:
+    """All random choices behind one GIF (rendering adds only per-frame noise)."""
+
+    label: str
+    seed: int
+    size: int
+    difficulty: float
+    delays_ms: tuple[int, ...]
+    aus: dict[str, float]  # the label's prototype AUs at apex intensity
+    leak: dict[str, float]  # other AUs, a constant low activation
+    confuser: dict[str, float]  # a confusable expression following the same envelope
+    envelope: Envelope
+    au_lag: dict[str, float]  # per-AU delay (s) against the envelope
+    identity: Identity
+    gesture: dict[str, float]  # class-typical head movement, scaled by the envelope
+    motion: dict[str, float]  # random head motion amplitudes
+    placement: dict[str, float]  # face centre (fraction of the frame) and half-width
+    blink_rate: float
+    speech: float  # talking amplitude (0: silent)
+    camera: dict[str, float]
+    background: str
+    lighting: dict[str, float]
+    noise: float
+    blur: float | None
+    caption: dict | None
+    second_face: dict | None
+    blush: float
+    hearts: int
+    encoder: dict = field(default_factory=dict)
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.delays_ms)
+
+    def params(self) -> dict:
+        """The generator parameters recorded in labels.csv (floats rounded)."""
+        env = self.envelope
+        t = frame_times(self.delays_ms)
+        return _rounded(
+            {
+                "version": GENERATOR_VERSION,
+                "difficulty": self.difficulty,
+                "size": self.size,
+                "aus": self.aus,
+                "leak": self.leak,
+                "confuser": self.confuser,
+                "envelope": env.to_dict(),
+                "apex_frames": int((env(t) > 0.8).sum()),
+                "delays_ms": sorted(set(self.delays_ms)),
+                "identity": self.identity.summary(),
+                "gesture": self.gesture,
+                "motion": self.motion,
+                "speech": self.speech,
+                "blink_rate": self.blink_rate,
+                "camera": self.camera,
+                "background": self.background,
+                "lighting": self.lighting,
+                "noise": self.noise,
+                "blur": self.blur,
+                "caption": self.caption,
+                "second_face": self.second_face,
+                "blush": self.blush,
+                "hearts": self.hearts,
+                "encoder": self.encoder,
+            }
+        )
+
+    def params_json(self) -> str:
+        return json.dumps(self.params(), sort_keys=True, separators=(",", ":"))
+
+
+def _rounded(obj):
+    if isinstance(obj, float):
+        return round(obj, 3)
+    if isinstance(obj, dict):
+        return {k: _rounded(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_rounded(v) for v in obj]
+    return obj
+
+
+def sample_expression(
+    rng: np.random.Generator, label: str, d: float
+) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """``(aus, leak, confuser)`` intensities for one GIF of class ``label`` at difficulty ``d``."""
+    scale = rng.uniform(_lerp(0.75, 0.35, d), _lerp(1.0, 0.9, d))
+    aus = {au: float(min(1.0, w * scale * rng.uniform(0.85, 1.1))) for au, w in PROTOTYPES[label].items()}
+    leak = {}
+    for au in EXPRESSIVE_AUS:
+        if au not in aus and rng.random() < _lerp(0.05, 0.3, d):
+            leak[au] = float(rng.uniform(0.05, _lerp(0.15, 0.35, d)))
+    confuser = {}
+    if rng.random() < _lerp(0.0, 0.45, d):
+        strength = rng.uniform(0.2, 0.6)
+        other = CONFUSABLE[label]
+        confuser = {au: float(w * strength * scale) for au, w in PROTOTYPES[other].items() if au not in aus}
+    return aus, leak, confuser
+
+
+def _gesture(rng: np.random.Generator, label: str) -> dict[str, float]:
+    """Head movement that comes with the expression (scaled by the envelope when rendered).
+
+    ``roll`` (radians) tilts, ``pitch``/``yaw`` turn (face units), ``scale`` leans in or out,
+    ``nod``/``nod_hz`` and ``bob``/``bob_hz`` oscillate the pitch, ``gaze_y`` looks down.
+    """
+    g = dict.fromkeys(("roll", "pitch", "yaw", "scale", "nod", "nod_hz", "bob", "bob_hz", "gaze_y"), 0.0)
+    sign = float(rng.choice([-1.0, 1.0]))
+    if label == "like":
+        kind = rng.choice(["tilt", "nod", "both"], p=[0.5, 0.35, 0.15])
+        if kind in ("tilt", "both"):
+            g["roll"] = sign * np.deg2rad(rng.uniform(6, 14))
+        if kind in ("nod", "both"):
+            g["nod"], g["nod_hz"] = rng.uniform(0.1, 0.2), rng.uniform(0.6, 1.5)
+    elif label == "happiness" and rng.random() < 0.5:
+        g["bob"], g["bob_hz"] = rng.uniform(0.03, 0.07), rng.uniform(2.5, 4.0)  # laughing
+    elif label == "surprise":
+        g["pitch"], g["scale"] = -rng.uniform(0.03, 0.1), rng.uniform(0.0, 0.04)
+    elif label == "sadness":
+        g["pitch"], g["gaze_y"] = rng.uniform(0.04, 0.12), rng.uniform(0.3, 1.0)
+    elif label == "anger":
+        g["pitch"], g["scale"] = rng.uniform(0.0, 0.06), rng.uniform(0.0, 0.05)
+    elif label == "disgust":
+        g["yaw"], g["pitch"] = sign * rng.uniform(0.05, 0.18), -rng.uniform(0.0, 0.05)
+    elif label == "fear":
+        g["scale"], g["yaw"] = -rng.uniform(0.0, 0.05), sign * rng.uniform(0.0, 0.1)
+    return {k: float(v) for k, v in g.items()}
+
+
+def _encoder(rng: np.random.Generator, d: float) -> dict:
+    palette = "global" if rng.random() < 0.6 else "local"
+    colors = int(rng.choice([256, 128, 64, 32], p=[0.55 - 0.2 * d, 0.2, 0.15 + 0.1 * d, 0.1 + 0.1 * d]))
+    optimize = bool(rng.random() < 0.8)
+    disposal = str(rng.choice(["auto", "keep", "background", "none"], p=[0.45, 0.3, 0.1, 0.15]))
+    return {
+        "palette": palette,
+        "dither": bool(rng.random() < 0.4),
+        "colors": colors,
+        "method": "fastoctree",
+        "optimize": optimize,
+        "disposal": disposal,
+        "transparency": bool(rng.random() < 0.85),
+    }
+
+
+def sample_spec(label: str, seed: int, *, size: int = 128, difficulty: float = DEFAULT_DIFFICULTY) -> GifSpec:
+    """Everything one GIF of class ``label`` is made of; a function of its arguments only."""
+    if label not in PROTOTYPES:
+        raise ValueError(f"unknown label {label!r}; the synthetic set has {sorted(PROTOTYPES)}")
+    if not 0.0 <= difficulty <= 1.0:
+        raise ValueError(f"difficulty must be in [0, 1], got {difficulty}")
+    d = float(difficulty)
+    rng = np.random.default_rng(seed)
+    delays = sample_delays(rng, sample_frame_count(rng))
+    duration = sum(delays) / 1000.0
+    aus, leak, confuser = sample_expression(rng, label, d)
+    envelope = sample_envelope(rng, duration, pad_max=_lerp(0.3, 1.6, d), apex_in_window=_lerp(1.0, 0.8, d))
+    au_lag = {au: float(rng.normal(0, 0.08)) for au in sorted({*aus, *confuser})}
+    k = _lerp(0.3, 1.5, d)
+    motion = {
+        "roll": float(np.deg2rad(4) * k * rng.uniform(0.2, 1)),
+        "yaw": 0.15 * k * rng.uniform(0.2, 1),
+        "pitch": 0.1 * k * rng.uniform(0.2, 1),
+        "shift": 0.03 * k * rng.uniform(0.2, 1),
+        "scale": 0.04 * k * rng.uniform(0.2, 1),
+    }
+    half_width = rng.uniform(_lerp(0.3, 0.2, d), _lerp(0.38, 0.36, d))
+    off = _lerp(0.03, 0.15, d)
+    placement = {
+        "x": 0.5 + rng.uniform(-off, off),
+        "y": 0.45 + rng.uniform(-off, off) * 0.6,
+        "half_width": half_width,
+    }
+    shake = rng.uniform(0.3, 2.5) if rng.random() < _lerp(0.1, 0.6, d) else 0.0
+    camera = {"shake_px": shake, "pan_x": rng.normal(0, 0.02 * k), "pan_y": rng.normal(0, 0.01 * k)}
+    lighting = {
+        "gain": rng.uniform(_lerp(0.9, 0.7, d), _lerp(1.1, 1.25, d)),
+        "tint": rng.uniform(0, _lerp(0.04, 0.12, d)),
+        "falloff": rng.uniform(0, _lerp(0.1, 0.4, d)),
+        "flicker": rng.uniform(0, _lerp(0.03, 0.15, d)),
+    }
+    caption = None
+    if rng.random() < _lerp(0.05, 0.35, d):
+        caption = {
+            "style": str(rng.choice(["bar", "meme"])),
+            "top": bool(rng.random() < 0.3),
+            "texts": [caption_text(rng) for _ in range(rng.integers(1, 3))],
+        }
+    second_face = None
+    if rng.random() < _lerp(0.0, 0.25, d):
+        other = str(rng.choice(["neutral", *PROTOTYPES]))
+        second_face = {
+            "side": float(rng.choice([-1.0, 1.0])),
+            "scale": rng.uniform(0.6, 0.85),
+            "expression": other,
+            "intensity": rng.uniform(0.2, 0.6),
+            "seed": int(rng.integers(2**31)),
+        }
+    blush = 0.0
+    if (label == "like" and rng.random() < 0.45) or (label == "happiness" and rng.random() < 0.1 * d):
+        blush = rng.uniform(0.4, 1.0)
+    hearts = int(rng.integers(1, 5)) if label == "like" and rng.random() < 0.3 else 0
+    identity = sample_identity(rng)
+    return GifSpec(
+        label=label,
+        seed=int(seed),
+        size=int(size),
+        difficulty=d,
+        delays_ms=delays,
+        aus=aus,
+        leak=leak,
+        confuser=confuser,
+        envelope=envelope,
+        au_lag=au_lag,
+        identity=identity,
+        gesture=_gesture(rng, label),
+        motion={k_: float(v) for k_, v in motion.items()},
+        placement={k_: float(v) for k_, v in placement.items()},
+        blink_rate=float(rng.uniform(0.15, 0.45)),
+        speech=float(rng.uniform(0.3, 0.8)) if rng.random() < _lerp(0.05, 0.5, d) else 0.0,
+        camera={k_: float(v) for k_, v in camera.items()},
+        background=str(rng.choice(BACKGROUNDS)),
+        lighting={k_: float(v) for k_, v in lighting.items()},
+        noise=float(rng.uniform(0, _lerp(2, 12, d))),
+        blur=float(rng.uniform(0.4, 0.8)) if rng.random() < _lerp(0.05, 0.4, d) else None,
+        caption=caption,
+        second_face=second_face,
+        blush=float(blush),
+        hearts=hearts,
+        encoder=_encoder(rng, d),
+    )
