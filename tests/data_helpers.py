@@ -22,8 +22,14 @@ def noto_or_skip() -> Path:
     return NOTO
 
 
-def write_test_gif(path: Path, n_frames: int, *, seed: int = 0, size: tuple[int, int] = (20, 16),
-                   duration_ms: int = 40) -> Path:
+def write_test_gif(
+    path: Path,
+    n_frames: int,
+    *,
+    seed: int = 0,
+    size: tuple[int, int] = (20, 16),
+    duration_ms: int = 40,
+) -> Path:
     """An animated GIF of ``n_frames`` distinct frames (``size`` is width, height)."""
     width, height = size
     rng = np.random.default_rng(seed)
@@ -41,7 +47,7 @@ def write_test_gif(path: Path, n_frames: int, *, seed: int = 0, size: tuple[int,
 
 
 def make_tree(root: Path, layout: dict[str, list[int]], *, seed: int = 0) -> dict[str, int]:
-    """Write ``root/<label>/g<i>.gif`` with the given frame counts; return ``{rel_path: n_frames}``."""
+    """Write ``root/<label>/g<i>.gif`` with the given frame counts; return ``{rel: n_frames}``."""
     written = {}
     for label, frame_counts in layout.items():
         for i, n in enumerate(frame_counts):

@@ -36,7 +36,11 @@ def test_build_stores_resized_frames_and_delays(tree, tmp_path):
         assert frames.dtype == np.uint8 and frames.shape == (gif.n_frames, S, S, 3)
         np.testing.assert_array_equal(frames, resize_frames(gif.frames, S))
         entry = cache.gifs[i]
-        assert (entry.rel_path, entry.label_index, entry.sha256) == (record.rel_path, record.label_index, record.sha256)
+        assert (entry.rel_path, entry.label_index, entry.sha256) == (
+            record.rel_path,
+            record.label_index,
+            record.sha256,
+        )
         assert entry.n_frames == gif.n_frames and list(entry.durations_ms) == gif.durations_ms
     leftovers = [p for p in (tmp_path / "cache").rglob("*") if p.name.endswith(".tmp")]
     assert leftovers == []
@@ -124,5 +128,7 @@ def test_noto_emoji_cache_builds_once_with_two_workers(tmp_path):
     assert cache.decoded == 7 and cache.failures == []
     assert [g.n_frames for g in cache.gifs] == [int(r["frames"]) for r in shortest.values()]
     assert cache.frames(0).shape == (int(next(iter(shortest.values()))["frames"]), 32, 32, 3)
-    again = build_cache(load_dataset(manifest), size=32, cache_dir=tmp_path / "cache", progress=False)
+    again = build_cache(
+        load_dataset(manifest), size=32, cache_dir=tmp_path / "cache", progress=False
+    )
     assert again.decoded == 0 and again.gifs == cache.gifs

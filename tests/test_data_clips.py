@@ -130,7 +130,9 @@ def test_pad_window_repeats_with_replacement_only_when_needed():
     assert pad_window(np.array([1, 2]), 8, rng).tolist() == [1, 1, 1, 1, 2, 2, 2, 2]
 
 
-@pytest.mark.parametrize("bad", [dict(n_frames=0), dict(n_frames=3, clip_len=0), dict(n_frames=9, stride=0)])
+@pytest.mark.parametrize(
+    "bad", [dict(n_frames=0), dict(n_frames=3, clip_len=0), dict(n_frames=9, stride=0)]
+)
 def test_invalid_arguments(bad):
     with pytest.raises(ValueError):
         make_clips(**bad)

@@ -47,7 +47,9 @@ def test_eval_mode_enumerates_every_clip_deterministically(cache):
             clip, label, index = ds[position]
             assert (label, index) == (gif.label_index, gif_id)
             assert clip.shape == (4, 3, S, S) and clip.dtype == torch.float32
-            torch.testing.assert_close(clip, normalize_clip(np.asarray(cache.frames(gif_id)[frame_ids])))
+            torch.testing.assert_close(
+                clip, normalize_clip(np.asarray(cache.frames(gif_id)[frame_ids]))
+            )
             position += 1
     other = ClipDataset(cache, all_ids(cache))
     other.set_epoch(5)  # epochs do not matter in evaluation
@@ -65,7 +67,10 @@ def test_train_mode_samples_distinct_clips_per_epoch_and_repeats_across_runs(cac
     rerun = ClipDataset(cache, all_ids(cache), train=True, max_clips_per_gif=2, seed=3)
     for epoch in (0, 4):
         assert all(
-            np.array_equal(a, b) for a, b in zip(rerun.clip_indices(long_gif, epoch), ds.clip_indices(long_gif, epoch))
+            np.array_equal(a, b)
+            for a, b in zip(
+                rerun.clip_indices(long_gif, epoch), ds.clip_indices(long_gif, epoch), strict=True
+            )
         )
     # The epoch travels with the key, or is set on the dataset: same item either way.
     ds.set_epoch(4)
@@ -80,7 +85,9 @@ def test_augmentation_is_one_crop_and_flip_for_the_whole_clip(tmp_path):
     for label in ("like", "sadness"):
         write_gif(tmp_path / "gifs" / label / "same.gif", np.stack([frame] * 4), 50)
         frame = frame[:, ::-1].copy()  # a different content for the second class
-    cache = build_cache(load_dataset(tmp_path / "gifs"), size=S, cache_dir=tmp_path / "c", workers=1, progress=False)
+    cache = build_cache(
+        load_dataset(tmp_path / "gifs"), size=S, cache_dir=tmp_path / "c", workers=1, progress=False
+    )
     plain = ClipDataset(cache, [0, 1], train=True)
     augmented = ClipDataset(cache, [0, 1], train=True, augment=True, seed=1)
     changed = 0
@@ -99,8 +106,9 @@ def test_items_do_not_depend_on_the_number_of_workers(cache):
 
     def run(workers):
         sampler = EpochSampler(len(ds), seed=9)
-        loader = DataLoader(ds, batch_size=4, sampler=sampler, num_workers=workers,
-                            persistent_workers=workers > 0)
+        loader = DataLoader(
+            ds, batch_size=4, sampler=sampler, num_workers=workers, persistent_workers=workers > 0
+        )
         epochs = []
         for epoch in range(2):
             sampler.set_epoch(epoch)
@@ -126,12 +134,20 @@ def test_datamodule_builds_cache_split_and_loaders(tmp_path):
     make_tree(tmp_path / "gifs", {"happiness": [5] * 5, "anger": [9] * 5, "fear": [2] * 5})
     (tmp_path / "gifs" / "anger" / "zz_broken.gif").write_bytes(b"GIF87a")
     dm = GifDataModule(
-        tmp_path / "gifs", size=S, batch_size=4, workers=0, cache_dir=tmp_path / "cache",
-        run_dir=tmp_path / "run", max_clips_per_gif=1, progress=False,
+        tmp_path / "gifs",
+        size=S,
+        batch_size=4,
+        workers=0,
+        cache_dir=tmp_path / "cache",
+        run_dir=tmp_path / "run",
+        max_clips_per_gif=1,
+        progress=False,
     )
     dm.prepare_data()
     dm.setup("fit")
-    assert dm.labels[:2] == ("happiness", "like") and dm.preprocess == PreprocessConfig(size=S, clip_len=4)
+    assert dm.labels[:2] == ("happiness", "like") and dm.preprocess == PreprocessConfig(
+        size=S, clip_len=4
+    )
     assert dm.cache.decoded == 0, "prepare_data decoded, setup reused"
     train, test = dm.datasets["train"], dm.datasets["test"]
     assert dm.datasets["val"] is test, "the paper validates on its test split"
@@ -147,14 +163,25 @@ def test_datamodule_builds_cache_split_and_loaders(tmp_path):
 
     # Reusing the saved split reproduces the same sides, whatever the seed.
     again = GifDataModule(
-        tmp_path / "gifs", size=S, workers=0, cache_dir=tmp_path / "cache", seed=123,
-        split_csv=tmp_path / "run" / "split.csv", val_fraction=0.0, progress=False,
+        tmp_path / "gifs",
+        size=S,
+        workers=0,
+        cache_dir=tmp_path / "cache",
+        seed=123,
+        split_csv=tmp_path / "run" / "split.csv",
+        val_fraction=0.0,
+        progress=False,
     )
     again.setup()
     assert again.datasets["test"].gif_ids == test.gif_ids
 
     with_val = GifDataModule(
-        tmp_path / "gifs", size=S, workers=0, cache_dir=tmp_path / "cache", val_fraction=0.2, progress=False
+        tmp_path / "gifs",
+        size=S,
+        workers=0,
+        cache_dir=tmp_path / "cache",
+        val_fraction=0.2,
+        progress=False,
     )
     with_val.setup()
     val_ids = with_val.datasets["val"].gif_ids
@@ -182,12 +209,20 @@ def test_lightning_advances_the_epoch_of_the_train_sampler(tmp_path):
             return torch.optim.SGD(self.parameters(), lr=0.1)
 
     make_tree(tmp_path / "gifs", {"happiness": [5] * 3, "anger": [9] * 3})
-    dm = GifDataModule(tmp_path / "gifs", size=S, batch_size=4, workers=0, cache_dir=tmp_path / "c",
-                       progress=False)
+    dm = GifDataModule(
+        tmp_path / "gifs", size=S, batch_size=4, workers=0, cache_dir=tmp_path / "c", progress=False
+    )
     model = Tiny(7)
-    trainer = pl.Trainer(max_epochs=2, accelerator="cpu", logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
-                         default_root_dir=tmp_path)
+    trainer = pl.Trainer(
+        max_epochs=2,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        default_root_dir=tmp_path,
+    )
     trainer.fit(model, datamodule=dm)
     assert isinstance(trainer.train_dataloader.sampler, EpochSampler), "Lightning kept our sampler"
     assert sorted(set(model.epochs_seen)) == [0, 1]

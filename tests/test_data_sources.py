@@ -24,7 +24,9 @@ def test_folder_of_paper_labels_gets_the_paper_label_set_in_paper_order(tmp_path
         assert ds.labels[record.label_index] == record.label
         assert record.sha256 == hashlib.sha256(record.path.read_bytes()).hexdigest()
         assert record.split is None
-    assert ds.class_counts() == {label: {"fear": 1, "happiness": 2}.get(label, 0) for label in PAPER_EMOTIONS}
+    assert ds.class_counts() == {
+        label: {"fear": 1, "happiness": 2}.get(label, 0) for label in PAPER_EMOTIONS
+    }
 
 
 def test_folder_of_other_labels_gets_the_sorted_folder_names(tmp_path):
@@ -36,7 +38,10 @@ def test_labels_argument_overrides_and_reports_unknown_labels(tmp_path):
     make_tree(tmp_path, {"cats": [2], "dogs": [3], "birds": [2]})
     ds = load_dataset(tmp_path, labels=["dogs", "cats"])
     assert ds.labels == ("dogs", "cats")
-    assert sorted((r.rel_path, r.label_index) for r in ds) == [("cats/g0.gif", 1), ("dogs/g0.gif", 0)]
+    assert sorted((r.rel_path, r.label_index) for r in ds) == [
+        ("cats/g0.gif", 1),
+        ("dogs/g0.gif", 0),
+    ]
     assert ds.problems.unknown_labels == [("birds/g0.gif", "birds")]
     assert "birds/g0.gif: unknown label 'birds'" in ds.problems.lines()
 
@@ -62,7 +67,10 @@ def test_duplicate_contents_are_kept_once_even_under_two_labels(tmp_path):
     assert len(ds) == 3 and len({r.sha256 for r in ds}) == 3
     assert ds.problems.duplicates == [("anger/z_copy.gif", "anger/g1.gif")]
     assert ds.problems.conflicting_labels == [("fear/same.gif", "anger/g1.gif")]
-    assert "fear/same.gif: same content as anger/g1.gif, which has another label; skipped" in ds.problems.lines()
+    assert (
+        "fear/same.gif: same content as anger/g1.gif, which has another label; skipped"
+        in ds.problems.lines()
+    )
 
 
 def write_manifest(path, rows, header=("path", "label", "split")):
@@ -97,7 +105,9 @@ def test_manifest_extra_columns_absolute_paths_and_custom_labels(tmp_path):
     a = write_test_gif(tmp_path / "a.gif", 2, seed=1)
     b = write_test_gif(tmp_path / "sub" / "b.gif", 3, seed=2)
     manifest = write_manifest(
-        tmp_path / "m.csv", [(str(a), "calm", "x"), ("sub/b.gif", "wild", "y")], header=("path", "label", "note")
+        tmp_path / "m.csv",
+        [(str(a), "calm", "x"), ("sub/b.gif", "wild", "y")],
+        header=("path", "label", "note"),
     )
     ds = load_dataset(manifest)
     assert ds.labels == ("calm", "wild")

@@ -65,13 +65,19 @@ def test_leak_free_even_with_content_identical_files(tmp_path):
 def test_manifest_cannot_put_one_content_on_both_sides(tmp_path):
     make_tree(tmp_path, {"fear": [2, 3]})
     shutil.copy(tmp_path / "fear" / "g0.gif", tmp_path / "fear" / "copy.gif")
-    rows = [("fear/g0.gif", "fear", "train"), ("fear/copy.gif", "fear", "test"), ("fear/g1.gif", "fear", "test")]
+    rows = [
+        ("fear/g0.gif", "fear", "train"),
+        ("fear/copy.gif", "fear", "test"),
+        ("fear/g1.gif", "fear", "test"),
+    ]
     with open(tmp_path / "m.csv", "w", newline="") as handle:
         csv.writer(handle).writerows([("path", "label", "split"), *rows])
     ds = load_dataset(tmp_path / "m.csv")
     assert ds.problems.duplicates == [("fear/copy.gif", "fear/g0.gif")]
     sides = sides_by_hash(make_split(ds))
-    assert sides["train"].isdisjoint(sides["test"]) and len(sides["train"]) == len(sides["test"]) == 1
+    assert (
+        sides["train"].isdisjoint(sides["test"]) and len(sides["train"]) == len(sides["test"]) == 1
+    )
 
 
 def test_split_depends_on_seed_and_content_not_on_names(tree, tmp_path):

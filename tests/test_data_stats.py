@@ -29,15 +29,26 @@ def tree(tmp_path_factory):
 
 def test_stats_count_gifs_and_frames_per_class(tree):
     stats = compute_stats(load_dataset(tree))
-    assert {label: sorted(v) for label, v in stats.frames.items() if v} == {k: sorted(v) for k, v in LAYOUT.items()}
+    assert {label: sorted(v) for label, v in stats.frames.items() if v} == {
+        k: sorted(v) for k, v in LAYOUT.items()
+    }
     assert stats.frames["like"] == [] and stats.summary("like") is None
     assert [p for p, _ in stats.failures] == ["fear/broken.gif"]
     everything = [n for v in LAYOUT.values() for n in v]
     overall = stats.summary()
-    assert (overall.n_gifs, overall.min, overall.max) == (len(everything), min(everything), max(everything))
-    assert overall.median == statistics.median(everything) and overall.mean == pytest.approx(np.mean(everything))
+    assert (overall.n_gifs, overall.min, overall.max) == (
+        len(everything),
+        min(everything),
+        max(everything),
+    )
+    assert overall.median == statistics.median(everything) and overall.mean == pytest.approx(
+        np.mean(everything)
+    )
     as_dict = stats.to_dict()
-    assert as_dict["gifs_per_class"]["happiness"] == 3 and as_dict["frames_per_gif"]["fear"]["max"] == 25
+    assert (
+        as_dict["gifs_per_class"]["happiness"] == 3
+        and as_dict["frames_per_gif"]["fear"]["max"] == 25
+    )
     json.dumps(as_dict)  # serialisable as is
 
 
@@ -80,12 +91,24 @@ def test_cli_reports_a_missing_dataset(tmp_path):
 def test_cli_split_and_cache(tree, tmp_path):
     runner = CliRunner()
     out = tmp_path / "split.csv"
-    result = runner.invoke(app, ["data", "split", str(tree), "--out", str(out), "--test-fraction", "0.34"])
+    result = runner.invoke(
+        app, ["data", "split", str(tree), "--out", str(out), "--test-fraction", "0.34"]
+    )
     assert result.exit_code == 0, result.output
     with open(out, newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert {r["split"] for r in rows} == {"train", "test"} and len(rows) == 7
-    args = ["data", "cache", str(tree), "--size", "16", "--cache-dir", str(tmp_path / "c"), "-j", "1"]
+    args = [
+        "data",
+        "cache",
+        str(tree),
+        "--size",
+        "16",
+        "--cache-dir",
+        str(tmp_path / "c"),
+        "-j",
+        "1",
+    ]
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
     assert "6/7 GIFs cached" in first.output and "decoded 7 now" in first.output
@@ -99,6 +122,8 @@ def test_noto_emoji_stats_match_the_labels_csv(tmp_path):
         rows = list(csv.DictReader(handle))
     stats = compute_stats(load_dataset(root))
     assert sorted(stats.all_frames) == sorted(int(r["frames"]) for r in rows)
-    result = CliRunner().invoke(app, ["data", "stats", str(root), "--plot", str(tmp_path / "hist.png")])
+    result = CliRunner().invoke(
+        app, ["data", "stats", str(root), "--plot", str(tmp_path / "hist.png")]
+    )
     assert result.exit_code == 0, result.output
     assert f"{len(rows)} " in result.output and (tmp_path / "hist.png").is_file()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-_DATA_HELP = "Dataset: a folder of label folders (ROOT/<label>/*.gif) or a CSV manifest (path,label[,split])."
+_DATA_HELP = "Folder of label folders (ROOT/<label>/*.gif) or CSV manifest (path,label[,split])."
 _LABELS_HELP = "Comma-separated label set, in class order (default: inferred from the dataset)."
 # Problems listed on screen per kind; the counts are always shown.
 _MAX_LISTED = 10
@@ -28,7 +28,9 @@ def _load(data: Path, labels: str | None):
     from gifemo.data.sources import load_dataset
 
     try:
-        dataset = load_dataset(data, labels=[x.strip() for x in labels.split(",")] if labels else None)
+        dataset = load_dataset(
+            data, labels=[x.strip() for x in labels.split(",")] if labels else None
+        )
     except (FileNotFoundError, ValueError) as error:
         _console(stderr=True).print(f"[red]error:[/red] {error}")
         raise typer.Exit(code=2) from error
@@ -59,8 +61,13 @@ def _stats_table(stats):
             table.add_row(name, "0", "-", "-", "-", "-")
         else:
             table.add_row(
-                name, str(summary.n_gifs), str(summary.min), f"{summary.median:g}",
-                f"{summary.mean:.1f}", str(summary.max), end_section=i == len(rows) - 2,
+                name,
+                str(summary.n_gifs),
+                str(summary.min),
+                f"{summary.median:g}",
+                f"{summary.mean:.1f}",
+                str(summary.max),
+                end_section=i == len(rows) - 2,
             )
     return table
 
@@ -68,11 +75,19 @@ def _stats_table(stats):
 def stats(
     data: Path = typer.Argument(..., help=_DATA_HELP),
     plot: Path | None = typer.Option(
-        None, "--plot", help="Write the frame-count histogram (the paper's Fig. 5) here (.png, .svg, .pdf)."
+        None,
+        "--plot",
+        help="Write the frame-count histogram (the paper's Fig. 5) here (.png, .svg, .pdf).",
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the statistics as JSON instead of a table."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the statistics as JSON instead of a table."
+    ),
     bin_width: int | None = typer.Option(
-        None, "--bin-width", min=1, help="Histogram bin width in frames (default 10).", show_default=False
+        None,
+        "--bin-width",
+        min=1,
+        help="Histogram bin width in frames (default 10).",
+        show_default=False,
     ),
     labels: str | None = typer.Option(None, "--labels", help=_LABELS_HELP, show_default=False),
 ) -> None:
@@ -93,12 +108,22 @@ def stats(
 
 def cache(
     data: Path = typer.Argument(..., help=_DATA_HELP),
-    size: int = typer.Option(224, "--size", "-s", min=16, help="Frame side S in pixels (224 in the paper)."),
+    size: int = typer.Option(
+        224, "--size", "-s", min=16, help="Frame side S in pixels (224 in the paper)."
+    ),
     cache_dir: Path | None = typer.Option(
-        None, "--cache-dir", help="Cache root (default $GIFEMO_CACHE or ~/.cache/gifemo).", show_default=False
+        None,
+        "--cache-dir",
+        help="Cache root (default $GIFEMO_CACHE or ~/.cache/gifemo).",
+        show_default=False,
     ),
     workers: int | None = typer.Option(
-        None, "--workers", "-j", min=1, help="Decoding processes (default: all cores).", show_default=False
+        None,
+        "--workers",
+        "-j",
+        min=1,
+        help="Decoding processes (default: all cores).",
+        show_default=False,
     ),
     labels: str | None = typer.Option(None, "--labels", help=_LABELS_HELP, show_default=False),
 ) -> None:
@@ -110,7 +135,8 @@ def cache(
     _print_problems([f"{p}: {e}" for p, e in result.failures], header="undecodable, skipped")
     n_frames = sum(g.n_frames for g in result.gifs)
     _console().print(
-        f"{len(result.valid_indices)}/{len(result)} GIFs cached ({n_frames} frames at {size}x{size}); "
+        f"{len(result.valid_indices)}/{len(result)} GIFs cached "
+        f"({n_frames} frames at {size}x{size}); "
         f"decoded {result.decoded} now, {len(result) - result.decoded} were cached already "
         f"({result.build_seconds:.1f} s)\nindex: {result.index_path}"
     )
@@ -118,10 +144,18 @@ def cache(
 
 def split(
     data: Path = typer.Argument(..., help=_DATA_HELP),
-    out: Path = typer.Option(Path("split.csv"), "--out", "-o", help="Split file to write (path,label,split,sha256)."),
-    test_fraction: float = typer.Option(0.2, "--test-fraction", min=0.0, max=0.99, help="Per-class test share."),
+    out: Path = typer.Option(
+        Path("split.csv"), "--out", "-o", help="Split file to write (path,label,split,sha256)."
+    ),
+    test_fraction: float = typer.Option(
+        0.2, "--test-fraction", min=0.0, max=0.99, help="Per-class test share."
+    ),
     val_fraction: float = typer.Option(
-        0.0, "--val-fraction", min=0.0, max=0.99, help="Per-class validation share, taken from train."
+        0.0,
+        "--val-fraction",
+        min=0.0,
+        max=0.99,
+        help="Per-class validation share, taken from train.",
     ),
     seed: int = typer.Option(0, "--seed", help="Split seed."),
     labels: str | None = typer.Option(None, "--labels", help=_LABELS_HELP, show_default=False),
@@ -133,7 +167,9 @@ def split(
 
     dataset = _load(data, labels)
     try:
-        result = make_split(dataset, test_fraction=test_fraction, val_fraction=val_fraction, seed=seed)
+        result = make_split(
+            dataset, test_fraction=test_fraction, val_fraction=val_fraction, seed=seed
+        )
     except ValueError as error:
         _console(stderr=True).print(f"[red]error:[/red] {error}")
         raise typer.Exit(code=2) from error

@@ -134,7 +134,9 @@ class FrameCache:
         index_path = Path(index_path)
         payload = json.loads(index_path.read_text())
         if payload.get("format") != CACHE_FORMAT:
-            raise ValueError(f"{index_path}: cache format {payload.get('format')}, expected {CACHE_FORMAT}")
+            raise ValueError(
+                f"{index_path}: cache format {payload.get('format')}, expected {CACHE_FORMAT}"
+            )
         gifs = [
             CachedGif(**{**g, "durations_ms": tuple(g["durations_ms"])}) for g in payload["gifs"]
         ]
@@ -142,7 +144,7 @@ class FrameCache:
 
 
 def frames_dir(cache_dir: str | Path | None, size: int) -> Path:
-    """Where entries for frame size ``size`` live under ``cache_dir`` (default cache root if None)."""
+    """Where entries of frame size ``size`` live under ``cache_dir`` (None: the default root)."""
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     return root / f"frames-v{CACHE_FORMAT}-S{size}"
 
@@ -226,7 +228,13 @@ def _read_entry(directory: Path, sha256: str) -> dict | None:
 
 def _run_jobs(jobs: list[tuple], *, workers: int | None, progress: bool):
     """Yield ``(sha256, meta)`` per job, decoding in a process pool when it pays off."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     columns = (
@@ -245,7 +253,7 @@ def _run_jobs(jobs: list[tuple], *, workers: int | None, progress: bool):
             return
         # spawn: the parent may hold torch threads, which fork would copy in a broken state.
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            for result in pool.map(_decode_entry, *zip(*jobs), chunksize=1):
+            for result in pool.map(_decode_entry, *zip(*jobs, strict=True), chunksize=1):
                 bar.advance(task)
                 yield result
 

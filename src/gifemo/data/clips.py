@@ -11,7 +11,7 @@ were split." Made precise here, for clip length ``T`` and a GIF of ``n`` frames:
   overlap) as long as a full clip fits.
 * Remainder: the window after the last full clip holds ``m < T`` frames. It becomes one more clip,
   padded as above, when it adds frames not seen yet and ``m >= min_remainder`` (default
-  ``ceil(T / 2)``: with ``T = 4``, ``n = 7`` gives 2 clips, ``n = 5`` gives 1, ``n = 303`` gives 76);
+  ``ceil(T / 2)``: with ``T = 4``, ``n = 7`` gives 2 clips, ``n = 5`` 1, ``n = 303`` 76);
   otherwise those last frames are dropped. ``min_remainder=1`` keeps every remainder,
   ``min_remainder=T`` drops them all.
 
@@ -93,7 +93,8 @@ def sample_clips(
 ) -> list[np.ndarray]:
     """Up to ``max_clips`` of ``clips``, drawn uniformly without replacement, in their time order.
 
-    ``max_clips=None`` keeps them all. Each clip is kept with probability ``max_clips / len(clips)``.
+    ``max_clips=None`` keeps them all. Each clip is kept with probability
+    ``max_clips / len(clips)``.
     """
     if max_clips is None or len(clips) <= max_clips:
         return list(clips)

@@ -43,7 +43,8 @@ class GifDataModule(pl.LightningDataModule):
         cache_dir: frame cache root (default ``$GIFEMO_CACHE`` or ``~/.cache/gifemo``).
         split_csv: reuse this saved split instead of making one (reproduce a run).
         run_dir: if given, the split used is saved to ``run_dir/split.csv``.
-        labels: the label set (default: inferred, see :func:`~gifemo.data.sources.default_label_set`).
+        labels: the label set (default: inferred, see
+            :func:`~gifemo.data.sources.default_label_set`).
         progress: show a progress bar while building the cache.
     """
 
@@ -100,7 +101,10 @@ class GifDataModule(pl.LightningDataModule):
         # Lightning calls this in one process only: decode there, the other ranks reuse the cache.
         self.dataset = load_dataset(self.data, labels=self._labels_arg)
         build_cache(
-            self.dataset, size=self.preprocess.size, cache_dir=self.cache_dir, progress=self.progress
+            self.dataset,
+            size=self.preprocess.size,
+            cache_dir=self.cache_dir,
+            progress=self.progress,
         )
 
     def setup(self, stage: str | None = None) -> None:
@@ -111,7 +115,10 @@ class GifDataModule(pl.LightningDataModule):
         for line in self.dataset.problems.lines():
             log.warning("%s", line)
         self.cache = build_cache(
-            self.dataset, size=self.preprocess.size, cache_dir=self.cache_dir, progress=self.progress
+            self.dataset,
+            size=self.preprocess.size,
+            cache_dir=self.cache_dir,
+            progress=self.progress,
         )
         for rel_path, error in self.cache.failures:
             log.warning("%s: skipped, cannot decode: %s", rel_path, error)
@@ -120,7 +127,10 @@ class GifDataModule(pl.LightningDataModule):
             self.split = load_split(self.split_csv)
         else:
             self.split = make_split(
-                self.dataset, test_fraction=self.test_fraction, val_fraction=self.val_fraction, seed=self.seed
+                self.dataset,
+                test_fraction=self.test_fraction,
+                val_fraction=self.val_fraction,
+                seed=self.seed,
             )
         if self.run_dir is not None:
             self.split.save(self.run_dir / "split.csv")
@@ -128,7 +138,9 @@ class GifDataModule(pl.LightningDataModule):
         if uncovered:
             log.warning(
                 "%d GIF(s) of %s are not in the split and are left out, e.g. %s",
-                len(uncovered), self.data, self.dataset.records[uncovered[0]].rel_path,
+                len(uncovered),
+                self.data,
+                self.dataset.records[uncovered[0]].rel_path,
             )
         usable = set(self.cache.valid_indices)
         ids = {name: [i for i in idx if i in usable] for name, idx in sides.items()}
@@ -146,12 +158,16 @@ class GifDataModule(pl.LightningDataModule):
         )
         self.datasets["test"] = ClipDataset(self.cache, ids["test"], train=False, **common)
         self.datasets["val"] = (
-            ClipDataset(self.cache, ids["val"], train=False, **common) if ids["val"] else self.datasets["test"]
+            ClipDataset(self.cache, ids["val"], train=False, **common)
+            if ids["val"]
+            else self.datasets["test"]
         )
 
     def train_dataloader(self) -> DataLoader:
         dataset = self.datasets["train"]
-        return self._loader(dataset, sampler=EpochSampler(len(dataset), shuffle=True, seed=self.seed))
+        return self._loader(
+            dataset, sampler=EpochSampler(len(dataset), shuffle=True, seed=self.seed)
+        )
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.datasets["val"])

@@ -75,12 +75,16 @@ class ClipDataset(Dataset):
     ) -> None:
         preprocess = preprocess or PreprocessConfig(size=cache.size)
         if preprocess.size != cache.size:
-            raise ValueError(f"preprocess.size={preprocess.size} but the cache holds {cache.size}px frames")
+            raise ValueError(
+                f"preprocess.size={preprocess.size} but the cache holds {cache.size}px frames"
+            )
         if max_clips_per_gif is not None and max_clips_per_gif < 1:
             raise ValueError(f"max_clips_per_gif must be >= 1 or None, got {max_clips_per_gif}")
         failed = [cache.gifs[i].rel_path for i in gif_ids if cache.gifs[i].error is not None]
         if failed:
-            raise ValueError(f"{len(failed)} GIF(s) failed to decode and have no frames: {failed[:3]}")
+            raise ValueError(
+                f"{len(failed)} GIF(s) failed to decode and have no frames: {failed[:3]}"
+            )
         self.cache = cache
         self.gif_ids = list(gif_ids)
         self.preprocess = preprocess
@@ -95,7 +99,10 @@ class ClipDataset(Dataset):
         self._items: list[tuple[int, int]] = []
         for gif_id in self.gif_ids:
             n = count_clips(
-                cache.gifs[gif_id].n_frames, preprocess.clip_len, stride=stride, min_remainder=min_remainder
+                cache.gifs[gif_id].n_frames,
+                preprocess.clip_len,
+                stride=stride,
+                min_remainder=min_remainder,
             )
             if self.max_clips_per_gif is not None:
                 n = min(n, self.max_clips_per_gif)
@@ -124,7 +131,9 @@ class ClipDataset(Dataset):
         clip_len = self.preprocess.clip_len
         options = dict(stride=self.stride, min_remainder=self.min_remainder)
         if not self.train:
-            return make_clips(gif.n_frames, clip_len, **options, seed=gif_seed(gif.sha256, self.seed))
+            return make_clips(
+                gif.n_frames, clip_len, **options, seed=gif_seed(gif.sha256, self.seed)
+            )
         epoch = self.epoch if epoch is None else epoch
         rng = np.random.default_rng((*gif_seed(gif.sha256, self.seed), epoch))
         clips = make_clips(gif.n_frames, clip_len, **options, seed=rng)
@@ -148,7 +157,9 @@ class ClipDataset(Dataset):
         # normalising equals augmenting the raw frames. A private seed per item keeps the draw
         # independent of how items are spread over DataLoader workers.
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(np.random.SeedSequence((self.seed, epoch, index)).generate_state(1)[0]))
+            torch.manual_seed(
+                int(np.random.SeedSequence((self.seed, epoch, index)).generate_state(1)[0])
+            )
             return self.augment(tv_tensors.Video(clip)).as_subclass(torch.Tensor)
 
 

@@ -171,8 +171,10 @@ def load_dataset(path: str | Path, *, labels: Sequence[str] | None = None) -> Gi
     else:
         raise ValueError(f"{path}: a dataset is a folder of label folders or a .csv manifest")
 
-    label_set = validate_label_set(labels) if labels is not None else default_label_set(
-        label for _, _, label, _ in rows
+    label_set = (
+        validate_label_set(labels)
+        if labels is not None
+        else default_label_set(label for _, _, label, _ in rows)
     )
     index_of = {label: i for i, label in enumerate(label_set)}
     records: list[GifRecord] = []
@@ -184,7 +186,9 @@ def load_dataset(path: str | Path, *, labels: Sequence[str] | None = None) -> Gi
         sha = file_sha256(file)
         if (kept := kept_by_hash.get(sha)) is not None:
             same = kept.label == label
-            (problems.duplicates if same else problems.conflicting_labels).append((rel, kept.rel_path))
+            (problems.duplicates if same else problems.conflicting_labels).append(
+                (rel, kept.rel_path)
+            )
             continue
         kept_by_hash[sha] = GifRecord(file, rel, label, index_of[label], sha, split)
         records.append(kept_by_hash[sha])

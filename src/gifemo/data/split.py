@@ -29,7 +29,7 @@ SPLIT_COLUMNS: tuple[str, ...] = ("path", "label", "split", "sha256")
 
 @dataclass(frozen=True)
 class Split:
-    """A split: content hash -> ``"train"``, ``"val"`` or ``"test"``, plus the rows it was made from.
+    """A split: content hash -> ``"train"``, ``"val"`` or ``"test"``, and the rows it came from.
 
     ``rows`` are ``(path, label, split, sha256)`` tuples, as written to ``split.csv``.
     """
@@ -87,25 +87,27 @@ def make_split(
     from what would otherwise be train (0 means no validation split: the paper validates on test).
     """
     if not 0.0 <= test_fraction < 1.0 or not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"fractions must be in [0, 1), got test={test_fraction} val={val_fraction}")
+        raise ValueError(
+            f"fractions must be in [0, 1), got test={test_fraction} val={val_fraction}"
+        )
     if test_fraction + val_fraction >= 1.0:
-        raise ValueError(f"test_fraction + val_fraction must be < 1, got {test_fraction + val_fraction}")
+        raise ValueError(
+            f"test_fraction + val_fraction must be < 1, got {test_fraction + val_fraction}"
+        )
 
     assigned: dict[str, str] = {r.sha256: r.split for r in dataset.records if r.split}
     pending: dict[str, list[str]] = defaultdict(list)
     for record in dataset.records:
         if not record.split:
             pending[record.label].append(record.sha256)
-    for label, hashes in pending.items():
+    for hashes in pending.values():
         ranked = sorted(hashes, key=lambda sha: hashlib.sha256(f"{seed}:{sha}".encode()).digest())
         n_test = _round_half_up(len(ranked) * test_fraction)
         n_val = _round_half_up(len(ranked) * val_fraction)
         for rank, sha in enumerate(ranked):
             assigned[sha] = "test" if rank < n_test else "val" if rank < n_test + n_val else "train"
 
-    rows = tuple(
-        (r.rel_path, r.label, assigned[r.sha256], r.sha256) for r in dataset.records
-    )
+    rows = tuple((r.rel_path, r.label, assigned[r.sha256], r.sha256) for r in dataset.records)
     return Split(rows)
 
 
@@ -116,7 +118,9 @@ def load_split(path: str | Path) -> Split:
         reader = csv.DictReader(handle)
         missing = set(SPLIT_COLUMNS) - set(reader.fieldnames or ())
         if missing:
-            raise ValueError(f"{path}: missing column(s) {sorted(missing)}; expected {SPLIT_COLUMNS}")
+            raise ValueError(
+                f"{path}: missing column(s) {sorted(missing)}; expected {SPLIT_COLUMNS}"
+            )
         rows = []
         for row in reader:
             split = row["split"].strip().lower()
@@ -126,7 +130,9 @@ def load_split(path: str | Path) -> Split:
     seen: dict[str, str] = {}
     for _, _, split, sha in rows:
         if seen.setdefault(sha, split) != split:
-            raise ValueError(f"{path}: content {sha[:12]}... is listed on both {seen[sha]} and {split}")
+            raise ValueError(
+                f"{path}: content {sha[:12]}... is listed on both {seen[sha]} and {split}"
+            )
     return Split(tuple(rows))
 
 

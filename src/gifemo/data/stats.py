@@ -31,7 +31,13 @@ class FrameSummary:
     def of(cls, counts: list[int]) -> FrameSummary | None:
         if not counts:
             return None
-        return cls(len(counts), min(counts), statistics.median(counts), statistics.fmean(counts), max(counts))
+        return cls(
+            len(counts),
+            min(counts),
+            statistics.median(counts),
+            statistics.fmean(counts),
+            max(counts),
+        )
 
 
 @dataclass(frozen=True)
@@ -111,7 +117,8 @@ def plot_frame_histogram(
     default_title = "Frame-count distribution"
     if summary is not None:
         default_title += (
-            f" ({summary.n_gifs} GIFs; min {summary.min}, median {summary.median:g}, max {summary.max})"
+            f" ({summary.n_gifs} GIFs; min {summary.min}, median {summary.median:g}, "
+            f"max {summary.max})"
         )
     ax.set_title(title or default_title)
     ax.set_xlim(0, edges[-1])
