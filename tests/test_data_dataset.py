@@ -162,27 +162,14 @@ def test_datamodule_builds_cache_split_and_loaders(tmp_path):
     assert sum(len(b[0]) for b in dm.val_dataloader()) == len(test)
 
     # Reusing the saved split reproduces the same sides, whatever the seed.
+    common = dict(size=S, workers=0, cache_dir=tmp_path / "cache", progress=False)
     again = GifDataModule(
-        tmp_path / "gifs",
-        size=S,
-        workers=0,
-        cache_dir=tmp_path / "cache",
-        seed=123,
-        split_csv=tmp_path / "run" / "split.csv",
-        val_fraction=0.0,
-        progress=False,
+        tmp_path / "gifs", seed=123, split_csv=tmp_path / "run" / "split.csv", **common
     )
     again.setup()
     assert again.datasets["test"].gif_ids == test.gif_ids
 
-    with_val = GifDataModule(
-        tmp_path / "gifs",
-        size=S,
-        workers=0,
-        cache_dir=tmp_path / "cache",
-        val_fraction=0.2,
-        progress=False,
-    )
+    with_val = GifDataModule(tmp_path / "gifs", val_fraction=0.2, **common)
     with_val.setup()
     val_ids = with_val.datasets["val"].gif_ids
     sides, _ = with_val.split.indices(with_val.dataset)
