@@ -247,16 +247,22 @@ def test_broken_file_in_place_is_replaced_and_leftovers_are_cleaned(server, tmp_
     assert not (out / "like").exists() or not any((out / "like").iterdir())
 
 
-def test_from_tar(tmp_path):
-    tar_path = tmp_path / "gifgif-images-v1.tar"
-    with tarfile.open(tar_path, "w") as tar:
-        for name, data in [("gifgif-images/good1.gif", GOOD["good1"]),
-                           ("gifgif-images/README.txt", b"hello"),
-                           ("gifgif-images/notGif.gif", b"<html></html>"),
-                           ("gifgif-images/sub/good2.GIF", GOOD["good2"])]:
+def _write_tar(path: Path, members: list[tuple[str, bytes]]) -> Path:
+    with tarfile.open(path, "w") as tar:
+        for name, data in members:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_from_tar(tmp_path):
+    tar_path = _write_tar(tmp_path / "gifgif-images-v1.tar", [
+        ("gifgif-images/good1.gif", GOOD["good1"]),
+        ("gifgif-images/README.txt", b"hello"),
+        ("gifgif-images/notGif.gif", b"<html></html>"),
+        ("gifgif-images/sub/good2.GIF", GOOD["good2"]),
+    ])
     manifest = _manifest(tmp_path / "manifest.csv", ["good1", "good2", "notGif", "absent"])
     out = tmp_path / "gifgif"
     result = CliRunner().invoke(app, ["data", "gifgif", "download", str(manifest), "--out",
@@ -286,3 +292,37 @@ def test_bad_manifest_is_refused_with_its_line(tmp_path):
     assert result.exit_code == 2
     assert "manifest.csv:3" in result.output and "not a GIPHY id" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_cut_tar_keeps_what_it_could_read_and_bad_tar_is_refused(tmp_path):
+    big = _gif_bytes(99, size=96)
+    tar_path = _write_tar(tmp_path / "images.tar", [("imgs/good1.gif", GOOD["good1"]),
+                                                    ("imgs/good2.gif", big)])
+    data = tar_path.read_bytes()
+    tar_path.write_bytes(data[: 1024 + len(GOOD["good1"]) + 1024])  # cut inside good2's member
+    manifest = _manifest(tmp_path / "manifest.csv", ["good1", "good2"])
+    out = tmp_path / "gifgif"
+    result = CliRunner().invoke(app, ["data", "gifgif", "download", str(manifest), "--out",
+                                      str(out), "--from-tar", str(tar_path)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "download_report.json").read_text())
+    assert report["counts"] == {"downloaded": 1, "present": 0, "failed": 1}
+    assert report["failures"][0]["id"] == "good2"
+    assert "tar unreadable" in report["failures"][0]["reason"]
+    assert _files(out) == {"happiness/good1.gif", "manifest.csv", "download_report.json"}
+
+    not_a_tar = tmp_path / "images2.tar"
+    not_a_tar.write_bytes(b"this is not a tar archive" * 100)
+    result = CliRunner().invoke(app, ["data", "gifgif", "download", str(manifest), "--out",
+                                      str(tmp_path / "other"), "--from-tar", str(not_a_tar)])
+    assert result.exit_code == 2 and "not a readable tar" in result.output
+
+
+def test_unusable_url_fails_without_retries(tmp_path):
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("id,url,label\ngood1,ftp://127.0.0.1/good1.gif,happiness\n")
+    out = tmp_path / "out"
+    result = _download(manifest, out)
+    assert result.exit_code == 0, result.output
+    failure = json.loads((out / "download_report.json").read_text())["failures"][0]
+    assert failure["reason"].startswith("bad URL") and failure["attempts"] == 1

@@ -33,7 +33,10 @@ def _console():
 
 
 def _fail(message: str) -> typer.Exit:
-    _console().print(f"[red]error:[/red] {message}")
+    # soft_wrap: keep paths and reasons on one line, whole for copy-paste and grep.
+    from rich.markup import escape
+
+    _console().print(f"[red]error:[/red] {escape(message)}", soft_wrap=True, highlight=False)
     return typer.Exit(code=2)
 
 
@@ -158,6 +161,7 @@ def download(
     strict: bool = typer.Option(False, "--strict", help="Exit with 1 if any GIF failed."),
 ) -> None:
     """Fetch the manifest's GIFs (resumable, validated, atomic) and report what failed."""
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
@@ -193,8 +197,11 @@ def download(
             progress.advance(task)
 
         if from_tar is not None:
-            report = extract_from_tar(entries, from_tar, out, max_bytes=config.max_bytes,
-                                      on_result=advance)
+            try:
+                report = extract_from_tar(entries, from_tar, out, max_bytes=config.max_bytes,
+                                          on_result=advance)
+            except ValueError as error:
+                raise _fail(str(error)) from None
         else:
             report = download_gifs(entries, out, config=config, on_result=advance)
     manifest_path, report_path = write_dataset_files(out, report)
@@ -212,7 +219,7 @@ def download(
         for column in ("id", "url", "reason"):
             shown.add_column(column, overflow="fold")
         for r in failures[:_MAX_FAILURES_SHOWN]:
-            shown.add_row(r.entry.id, r.url, r.reason)
+            shown.add_row(r.entry.id, escape(r.url), escape(r.reason))
         console.print(shown)
         if len(failures) > _MAX_FAILURES_SHOWN:
             console.print(f"... and {len(failures) - _MAX_FAILURES_SHOWN:,} more")

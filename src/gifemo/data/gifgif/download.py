@@ -220,6 +220,13 @@ def _backoff(attempt: int, config: DownloadConfig, retry_after: float | None) ->
     return delay
 
 
+def _content_length(response: httpx.Response) -> int:
+    try:
+        return int(response.headers.get("content-length") or 0)
+    except ValueError:
+        return 0  # malformed: the streamed size check still applies
+
+
 def _retry_after(response: httpx.Response) -> float | None:
     try:
         return float(response.headers["retry-after"])
@@ -242,7 +249,7 @@ def fetch_one(
         try:
             with client.stream("GET", url) as response:
                 if response.status_code == 200:
-                    declared = int(response.headers.get("content-length") or 0)
+                    declared = _content_length(response)
                     if declared > config.max_bytes:
                         raise TooLargeError(f"Content-Length {declared} > max_bytes={config.max_bytes}")
                     nbytes = store_validated(dest, response.iter_bytes(), max_bytes=config.max_bytes)
@@ -251,6 +258,8 @@ def fetch_one(
                 if response.status_code not in _RETRY_STATUSES:
                     return ItemResult(entry, "failed", url=url, reason=reason, attempts=attempt)
                 retry_after = _retry_after(response)
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as error:
+            return ItemResult(entry, "failed", url=url, reason=f"bad URL: {error}", attempts=attempt)
         except httpx.TimeoutException as error:
             reason = f"timeout ({type(error).__name__})"
         except httpx.TransportError as error:  # refused, reset, body shorter than announced...
@@ -262,6 +271,9 @@ def fetch_one(
                               attempts=attempt)
         except TooLargeError as error:
             return ItemResult(entry, "failed", url=url, reason=str(error), attempts=attempt)
+        except OSError as error:  # writing the file (disk full, permissions): report, go on
+            return ItemResult(entry, "failed", url=url, reason=f"cannot write {dest}: {error}",
+                              attempts=attempt)
         if attempt <= config.retries:
             time.sleep(_backoff(attempt, config, retry_after))
     return ItemResult(entry, "failed", url=url, reason=f"{reason} (after {attempt} attempts)",
@@ -319,6 +331,24 @@ def _tar_key(member_name: str) -> str | None:
     return stem if suffix.lower() == "gif" else None
 
 
+def _store_member(
+    entry: ManifestEntry, data: bytes | None, size: int, url: str, out_dir: Path, *, max_bytes: int
+) -> ItemResult:
+    """Check and write one tar member's bytes (``None``: over ``max_bytes``) for ``entry``."""
+    dest = out_dir / entry.relpath
+    try:
+        if data is None:
+            raise TooLargeError(f"member of {size} bytes > max_bytes={max_bytes}")
+        nbytes = store_validated(dest, [data], max_bytes=max_bytes)
+    except GifError as error:
+        return ItemResult(entry, "failed", url=url, reason=f"not a valid GIF: {error.reason}", attempts=1)
+    except TooLargeError as error:
+        return ItemResult(entry, "failed", url=url, reason=str(error), attempts=1)
+    except OSError as error:
+        return ItemResult(entry, "failed", url=url, reason=f"cannot write {dest}: {error}", attempts=1)
+    return ItemResult(entry, "downloaded", url=url, attempts=1, nbytes=nbytes)
+
+
 def extract_from_tar(
     entries: Sequence[ManifestEntry],
     tar_path: str | os.PathLike,
@@ -329,7 +359,11 @@ def extract_from_tar(
 ) -> DownloadReport:
     """Take the manifest's GIFs from the images tar (read once, streaming) instead of the web.
 
-    Members are matched by file name (see the module doc); ids absent from the tar are failures.
+    Members are matched by file name (see the module doc); ids absent from the tar are failures,
+    and so are those not reached when the tar turns out cut or corrupt part-way.
+
+    Raises:
+        ValueError: ``tar_path`` cannot be opened as a tar at all.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -349,35 +383,31 @@ def extract_from_tar(
         else:
             pending.setdefault(entry.id, []).append(k)
 
+    unreadable = ""
     if pending:
-        with tarfile.open(tar_path, mode="r|*") as tar:
-            for member in tar:
-                key = _tar_key(member.name) if member.isfile() else None
-                positions = pending.pop(key, None) if key is not None else None
-                if positions is None:
-                    continue
-                url = f"tar:{tar_path.name}/{member.name}"
-                data = None
-                if member.size <= max_bytes:
-                    data = tar.extractfile(member).read()
-                for k in positions:
-                    entry = entries[k]
-                    try:
-                        if data is None:
-                            raise TooLargeError(f"member of {member.size} bytes > max_bytes={max_bytes}")
-                        nbytes = store_validated(out_dir / entry.relpath, [data], max_bytes=max_bytes)
-                        finish(k, ItemResult(entry, "downloaded", url=url, attempts=1, nbytes=nbytes))
-                    except GifError as error:
-                        reason = f"not a valid GIF: {error.reason}"
-                        finish(k, ItemResult(entry, "failed", url=url, reason=reason, attempts=1))
-                    except TooLargeError as error:
-                        finish(k, ItemResult(entry, "failed", url=url, reason=str(error), attempts=1))
-                if not pending:
-                    break  # everything found: no need to read the rest of a large tar
+        try:
+            tar = tarfile.open(tar_path, mode="r|*")
+        except (tarfile.TarError, OSError) as error:
+            raise ValueError(f"{tar_path}: not a readable tar: {error}") from error
+        with tar:
+            try:
+                for member in tar:
+                    key = _tar_key(member.name) if member.isfile() else None
+                    if key not in pending:
+                        continue
+                    data = tar.extractfile(member).read() if member.size <= max_bytes else None
+                    url = f"tar:{tar_path.name}/{member.name}"
+                    for k in pending.pop(key):
+                        finish(k, _store_member(entries[k], data, member.size, url, out_dir,
+                                                max_bytes=max_bytes))
+                    if not pending:
+                        break  # everything found: no need to read the rest of a large tar
+            except (tarfile.TarError, EOFError) as error:  # a cut or corrupt tar
+                unreadable = f"tar unreadable after {tar.offset:,} bytes: {error}"
     for positions in pending.values():
         for k in positions:
             finish(k, ItemResult(entries[k], "failed", url=f"tar:{tar_path.name}",
-                                 reason="no member named <id>.gif in the tar"))
+                                 reason=unreadable or "no member named <id>.gif in the tar"))
     return DownloadReport([results[k] for k in range(len(entries))])
 
 
