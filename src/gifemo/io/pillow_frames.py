@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from gifemo.io.errors import CanvasTooLargeError, CorruptGifError, GifError, NotAnImageError, TruncatedGifError
+from gifemo.io.errors import CanvasTooLargeError, CorruptGifError, NotAnImageError, TruncatedGifError
 
 
 def open_with_pillow(data, name: str, *, max_pixels: int | None) -> Image.Image:
@@ -74,7 +74,3 @@ def iter_pillow_frames(
         duration = image.info.get("duration", 0) or 0
         yield flatten_alpha(rgba, background), int(round(float(duration)))
 
-
-def pillow_error(error: Exception, name: str) -> GifError:
-    """Wrap an unexpected Pillow failure in the GifError hierarchy."""
-    return CorruptGifError(name, f"{type(error).__name__}: {error}")
