@@ -51,7 +51,7 @@ def _color_table(palette: Palette) -> tuple[int, bytes]:
 
 
 def lzw_encode(pixels: bytes, min_code_size: int) -> bytes:
-    """GIF-flavoured LZW: variable-width codes (LSB first), clear at start and when the table fills."""
+    """GIF-flavoured LZW: variable-width codes, LSB first, clear code at start and when full."""
     clear, end = 1 << min_code_size, (1 << min_code_size) + 1
     out = bytearray()
     bit_buffer = bit_count = 0
@@ -113,7 +113,9 @@ def encode_frame(spec: FrameSpec, n_colors: int) -> bytes:
     out = bytearray()
     if spec.graphic_control:
         packed = (spec.disposal & 0x07) << 2 | (1 if spec.transparent_index is not None else 0)
-        out += struct.pack("<BBBBHBB", 0x21, 0xF9, 4, packed, spec.delay_cs, spec.transparent_index or 0, 0)
+        out += struct.pack(
+            "<BBBBHBB", 0x21, 0xF9, 4, packed, spec.delay_cs, spec.transparent_index or 0, 0
+        )
     packed = 0x40 if spec.interlaced else 0
     local = b""
     if spec.local_palette is not None:
@@ -160,8 +162,11 @@ def build_gif(
     """A complete GIF89a file; ``loop=None`` leaves out the NETSCAPE2.0 looping extension."""
     out = bytearray(
         gif_header(
-            width=width, height=height, global_palette=global_palette,
-            background_index=background_index, loop=loop,
+            width=width,
+            height=height,
+            global_palette=global_palette,
+            background_index=background_index,
+            loop=loop,
         )
     )
     n_colors = len(global_palette) if global_palette is not None else 2
@@ -208,7 +213,13 @@ def disposal_gif(disposal: int, *, partial_first: bool = False) -> bytes:
     pixels and uses ``disposal`` too, so the initial (transparent) canvas shows.
     """
     first = (
-        FrameSpec(pattern(5, 6, 8, seed=1), left=2, top=1, transparent_index=TRANSPARENT, disposal=disposal)
+        FrameSpec(
+            pattern(5, 6, 8, seed=1),
+            left=2,
+            top=1,
+            transparent_index=TRANSPARENT,
+            disposal=disposal,
+        )
         if partial_first
         else FrameSpec(pattern(H, W, 8, seed=1))
     )
@@ -218,8 +229,20 @@ def disposal_gif(disposal: int, *, partial_first: bool = False) -> bytes:
         global_palette=PALETTE,
         frames=[
             first,
-            FrameSpec(pattern(4, 5, 8, seed=2), left=3, top=2, transparent_index=TRANSPARENT, disposal=disposal),
-            FrameSpec(pattern(3, 3, 8, seed=3), left=1, top=5, transparent_index=TRANSPARENT, disposal=disposal),
+            FrameSpec(
+                pattern(4, 5, 8, seed=2),
+                left=3,
+                top=2,
+                transparent_index=TRANSPARENT,
+                disposal=disposal,
+            ),
+            FrameSpec(
+                pattern(3, 3, 8, seed=3),
+                left=1,
+                top=5,
+                transparent_index=TRANSPARENT,
+                disposal=disposal,
+            ),
             FrameSpec(solid(2, 2, 6), left=9, top=7),
         ],
     )
@@ -235,52 +258,85 @@ def scenarios() -> dict[str, bytes]:
     big = pattern(64, 80, 256, seed=5)
     palette_256 = [(i, (7 * i) % 256, (13 * i) % 256) for i in range(256)]
     cases = {f"disposal-{d}": disposal_gif(d) for d in range(4)}
-    cases |= {f"disposal-{d}-partial-first-frame": disposal_gif(d, partial_first=True) for d in range(4)}
+    cases |= {
+        f"disposal-{d}-partial-first-frame": disposal_gif(d, partial_first=True) for d in range(4)
+    }
     cases["transparent-first-frame"] = build_gif(
-        width=W, height=H, global_palette=PALETTE,
+        width=W,
+        height=H,
+        global_palette=PALETTE,
         frames=[FrameSpec(pattern(H, W, 8, seed=1), transparent_index=TRANSPARENT)],
     )
     cases["local-palettes"] = build_gif(
-        width=W, height=H, global_palette=PALETTE,
+        width=W,
+        height=H,
+        global_palette=PALETTE,
         frames=[
             FrameSpec(pattern(H, W, 8, seed=1)),
             FrameSpec(
-                pattern(6, 7, 4, seed=2), left=2, top=2, transparent_index=2,
+                pattern(6, 7, 4, seed=2),
+                left=2,
+                top=2,
+                transparent_index=2,
                 local_palette=[(9, 9, 9), (250, 1, 1), (255, 0, 255), (100, 100, 200)],
             ),
             FrameSpec(pattern(3, 3, 8, seed=3), left=8, top=6),
         ],
     )
     cases["interlaced"] = build_gif(
-        width=7, height=13, global_palette=PALETTE,
+        width=7,
+        height=13,
+        global_palette=PALETTE,
         frames=[
             FrameSpec(pattern(13, 7, 8, seed=1), interlaced=True),
-            FrameSpec(pattern(11, 5, 8, seed=4), left=1, top=2, interlaced=True, transparent_index=TRANSPARENT),
+            FrameSpec(
+                pattern(11, 5, 8, seed=4),
+                left=1,
+                top=2,
+                interlaced=True,
+                transparent_index=TRANSPARENT,
+            ),
         ],
     )
     cases["partial-offsets"] = build_gif(
-        width=W, height=H, global_palette=PALETTE,
+        width=W,
+        height=H,
+        global_palette=PALETTE,
         frames=[
             FrameSpec(pattern(3, 4, 8, seed=1), left=0, top=0, transparent_index=TRANSPARENT),
             FrameSpec(pattern(2, 3, 8, seed=2), left=9, top=8, transparent_index=TRANSPARENT),
-            FrameSpec(pattern(1, 12, 8, seed=3), left=0, top=5, disposal=2, transparent_index=TRANSPARENT),
+            FrameSpec(
+                pattern(1, 12, 8, seed=3), left=0, top=5, disposal=2, transparent_index=TRANSPARENT
+            ),
             FrameSpec(pattern(10, 1, 8, seed=4), left=6, top=0, transparent_index=TRANSPARENT),
         ],
     )
     cases["later-frame-clipped"] = build_gif(
-        width=W, height=H, global_palette=PALETTE,
-        frames=[FrameSpec(pattern(H, W, 8, seed=1)), FrameSpec(pattern(6, 6, 8, seed=2), left=9, top=7)],
+        width=W,
+        height=H,
+        global_palette=PALETTE,
+        frames=[
+            FrameSpec(pattern(H, W, 8, seed=1)),
+            FrameSpec(pattern(6, 6, 8, seed=2), left=9, top=7),
+        ],
     )
     cases["no-graphic-control"] = build_gif(
-        width=W, height=H, global_palette=PALETTE,
+        width=W,
+        height=H,
+        global_palette=PALETTE,
         frames=[
             FrameSpec(pattern(H, W, 8, seed=1), graphic_control=False),
             FrameSpec(pattern(3, 3, 8, seed=2), left=2, top=2, graphic_control=False),
         ],
     )
     cases["lzw-table-resets-256-colours"] = build_gif(
-        width=80, height=64, global_palette=palette_256,
-        frames=[FrameSpec(big), FrameSpec(big[::-1].copy(), transparent_index=0, disposal=3),
-                FrameSpec(pattern(20, 30, 256, seed=6), left=7, top=9)],
+        width=80,
+        height=64,
+        global_palette=palette_256,
+        frames=[
+            FrameSpec(big),
+            FrameSpec(big[::-1].copy(), transparent_index=0, disposal=3),
+            FrameSpec(pattern(20, 30, 256, seed=6), left=7, top=9),
+        ],
     )
     return cases

@@ -40,7 +40,7 @@ def test_writes_every_frame_in_order_as_rgb_png_with_delays(gif_path, tmp_path):
     decoded = read_gif(gif_path)
     pngs = _pngs(out_dir)
     assert [p.name for p in pngs] == [f"{i:06d}.png" for i in range(decoded.n_frames)]
-    for png, expected in zip(pngs, decoded.frames):
+    for png, expected in zip(pngs, decoded.frames, strict=True):
         with Image.open(png) as image:
             assert image.mode == "RGB"
             np.testing.assert_array_equal(np.asarray(image), expected)
@@ -48,7 +48,11 @@ def test_writes_every_frame_in_order_as_rgb_png_with_delays(gif_path, tmp_path):
     assert manifest["frames"] == [p.name for p in pngs] and manifest["n_frames"] == decoded.n_frames
     assert manifest["durations_ms"] == decoded.durations_ms
     assert manifest["effective_durations_ms"] == decoded.effective_durations_ms
-    assert (manifest["width"], manifest["height"], manifest["size"]) == (decoded.width, decoded.height, None)
+    assert (manifest["width"], manifest["height"], manifest["size"]) == (
+        decoded.width,
+        decoded.height,
+        None,
+    )
     assert manifest["source"] == str(gif_path) and manifest["truncated"] is False
 
 
@@ -62,7 +66,10 @@ def test_size_resizes_with_the_shared_preprocessing(gif_path, tmp_path):
             np.testing.assert_array_equal(np.asarray(image), resize_frame(frame, 16))
     manifest = json.loads((out_dir / "frames.json").read_text())
     assert (manifest["width"], manifest["height"], manifest["size"]) == (16, 16, 16)
-    assert (manifest["original_width"], manifest["original_height"]) == (decoded.width, decoded.height)
+    assert (manifest["original_width"], manifest["original_height"]) == (
+        decoded.width,
+        decoded.height,
+    )
 
 
 def test_background_option_and_stale_frames(gif_path, tmp_path):
@@ -73,7 +80,9 @@ def test_background_option_and_stale_frames(gif_path, tmp_path):
     assert run(gif_path, out_dir, "--background", "12,34,56").exit_code == 0
     assert not (out_dir / "000099.png").exists() and (out_dir / "notes.txt").exists()
     with Image.open(out_dir / "000000.png") as image:
-        np.testing.assert_array_equal(np.asarray(image), read_gif(gif_path, background=(12, 34, 56)).frames[0])
+        np.testing.assert_array_equal(
+            np.asarray(image), read_gif(gif_path, background=(12, 34, 56)).frames[0]
+        )
     assert run(gif_path, out_dir, "--background", "12,34").exit_code != 0
 
 
@@ -100,7 +109,9 @@ def test_truncated_input_fails_unless_lenient(gif_path, tmp_path):
 def test_noto_emoji_gif(tmp_path):
     gif = NOTO_DIR / "happiness" / "1_Smile.gif"
     if not gif.is_file():
-        pytest.skip(f"noto-emoji-7 is not at {NOTO_DIR} (it ships beside the repository, not in it)")
+        pytest.skip(
+            f"noto-emoji-7 is not at {NOTO_DIR} (it ships beside the repository, not in it)"
+        )
     out_dir = tmp_path / "smile"
     result = run(gif, out_dir, "--size", "224")
     assert result.exit_code == 0, result.output

@@ -72,18 +72,26 @@ def test_opaque_frame_is_its_palette_colours():
 @pytest.mark.parametrize("background", [(255, 255, 255), BG, (0, 0, 0)])
 def test_transparent_pixels_show_the_background_never_the_colour_at_the_index(background):
     indices = pattern(H, W, 8, seed=1)
-    frame = read_gif(gif([FrameSpec(indices, transparent_index=TRANSPARENT)], width=W, height=H),
-                     background=background).frames[0]
+    frame = read_gif(
+        gif([FrameSpec(indices, transparent_index=TRANSPARENT)], width=W, height=H),
+        background=background,
+    ).frames[0]
     see_through = indices == TRANSPARENT
     assert see_through.any() and not (frame == GARBAGE).all(axis=-1).any()
-    np.testing.assert_array_equal(frame[see_through], np.broadcast_to(background, (see_through.sum(), 3)))
-    np.testing.assert_array_equal(frame[~see_through], np.array(PALETTE, dtype=np.uint8)[indices[~see_through]])
+    np.testing.assert_array_equal(
+        frame[see_through], np.broadcast_to(background, (see_through.sum(), 3))
+    )
+    np.testing.assert_array_equal(
+        frame[~see_through], np.array(PALETTE, dtype=np.uint8)[indices[~see_through]]
+    )
 
 
 def test_transparent_pixels_of_later_frames_keep_the_canvas():
     top = solid(4, 4, TRANSPARENT)
     top[0, 0] = 2
-    frames = read_gif(gif([FrameSpec(solid(4, 4, 1)), FrameSpec(top, transparent_index=TRANSPARENT)])).frames
+    frames = read_gif(
+        gif([FrameSpec(solid(4, 4, 1)), FrameSpec(top, transparent_index=TRANSPARENT)])
+    ).frames
     expected = canvas(GREEN)
     expected[0, 0] = BLUE
     np.testing.assert_array_equal(frames[1], expected)
@@ -91,8 +99,15 @@ def test_transparent_pixels_of_later_frames_keep_the_canvas():
 
 @pytest.mark.parametrize("disposal", [0, 1])
 def test_disposal_0_and_1_keep_the_frame(disposal):
-    frames = read_gif(gif([FrameSpec(solid(4, 4, 1)), FrameSpec(solid(2, 2, 2), left=1, top=1, disposal=disposal),
-                           FrameSpec(solid(1, 1, 3))])).frames
+    frames = read_gif(
+        gif(
+            [
+                FrameSpec(solid(4, 4, 1)),
+                FrameSpec(solid(2, 2, 2), left=1, top=1, disposal=disposal),
+                FrameSpec(solid(1, 1, 3)),
+            ]
+        )
+    ).frames
     expected = canvas(GREEN)
     expected[1:3, 1:3] = BLUE
     expected[0, 0] = YELLOW
@@ -100,8 +115,14 @@ def test_disposal_0_and_1_keep_the_frame(disposal):
 
 
 def test_disposal_2_clears_to_the_background_parameter_not_the_gif_background_colour():
-    data = gif([FrameSpec(solid(4, 4, 1)), FrameSpec(solid(2, 2, 2), left=1, top=1, disposal=2),
-                FrameSpec(solid(1, 1, 3))], background_index=0)  # index 0 is red: must not appear
+    data = gif(
+        [
+            FrameSpec(solid(4, 4, 1)),
+            FrameSpec(solid(2, 2, 2), left=1, top=1, disposal=2),
+            FrameSpec(solid(1, 1, 3)),
+        ],
+        background_index=0,
+    )  # index 0 is red: must not appear
     frames = read_gif(data, background=BG).frames
     expected = canvas(GREEN)
     expected[1:3, 1:3] = BG
@@ -111,12 +132,16 @@ def test_disposal_2_clears_to_the_background_parameter_not_the_gif_background_co
 
 @pytest.mark.parametrize("disposal", [3, 4])  # 4 is "restore previous" for browsers too
 def test_disposal_3_restores_the_canvas_from_before_the_frame(disposal):
-    frames = read_gif(gif([
-        FrameSpec(solid(4, 4, 1)),
-        FrameSpec(solid(2, 2, 2), left=0, top=0),
-        FrameSpec(solid(2, 3, 3), left=1, top=1, disposal=disposal),
-        FrameSpec(solid(1, 1, 0), left=3, top=3),
-    ])).frames
+    frames = read_gif(
+        gif(
+            [
+                FrameSpec(solid(4, 4, 1)),
+                FrameSpec(solid(2, 2, 2), left=0, top=0),
+                FrameSpec(solid(2, 3, 3), left=1, top=1, disposal=disposal),
+                FrameSpec(solid(1, 1, 0), left=3, top=3),
+            ]
+        )
+    ).frames
     expected = canvas(GREEN)
     expected[0:2, 0:2] = BLUE
     np.testing.assert_array_equal(frames[3][:3, :3], expected[:3, :3])
@@ -124,8 +149,10 @@ def test_disposal_3_restores_the_canvas_from_before_the_frame(disposal):
 
 
 def test_disposal_3_on_the_first_frame_restores_the_transparent_canvas():
-    frames = read_gif(gif([FrameSpec(solid(2, 2, 1), left=1, top=1, disposal=3), FrameSpec(solid(1, 1, 2))]),
-                      background=BG).frames
+    frames = read_gif(
+        gif([FrameSpec(solid(2, 2, 1), left=1, top=1, disposal=3), FrameSpec(solid(1, 1, 2))]),
+        background=BG,
+    ).frames
     expected = canvas(BG)
     expected[0, 0] = BLUE
     np.testing.assert_array_equal(frames[1], expected)
@@ -140,8 +167,15 @@ def test_first_frame_smaller_than_the_canvas_shows_the_background():
 
 def test_local_palette_applies_to_its_frame_only():
     local = [(1, 2, 3), (4, 5, 6)]
-    frames = read_gif(gif([FrameSpec(solid(4, 4, 1)), FrameSpec(solid(2, 2, 1), local_palette=local),
-                           FrameSpec(solid(1, 1, 1), left=3, top=3)])).frames
+    frames = read_gif(
+        gif(
+            [
+                FrameSpec(solid(4, 4, 1)),
+                FrameSpec(solid(2, 2, 1), local_palette=local),
+                FrameSpec(solid(1, 1, 1), left=3, top=3),
+            ]
+        )
+    ).frames
     assert (frames[1][:2, :2] == (4, 5, 6)).all() and (frames[1][2:, 2:] == GREEN).all()
     assert (frames[2][3, 3] == GREEN).all() and (frames[2][0, 0] == (4, 5, 6)).all()
 
@@ -157,7 +191,9 @@ def test_interlaced_frame_decodes_like_the_same_frame_not_interlaced():
 
 
 def test_later_frame_beyond_the_canvas_is_clipped():
-    frames = read_gif(gif([FrameSpec(solid(4, 4, 1)), FrameSpec(solid(3, 3, 2), left=2, top=3)])).frames
+    frames = read_gif(
+        gif([FrameSpec(solid(4, 4, 1)), FrameSpec(solid(3, 3, 2), left=2, top=3)])
+    ).frames
     expected = canvas(GREEN)
     expected[3:, 2:] = BLUE
     assert frames.shape == (2, 4, 4, 3)
@@ -177,15 +213,21 @@ def test_zero_size_screen_takes_the_first_frames_size():
 
 def test_indices_past_the_colour_table_and_a_missing_table_are_opaque_black():
     indices = np.array([[0, 1, 2, 3], [4, 5, 6, 7]], dtype=np.uint8)
-    short = read_gif(gif([FrameSpec(indices, min_code_size=3)], width=4, height=2, palette=PALETTE[:4])).frames[0]
+    short = read_gif(
+        gif([FrameSpec(indices, min_code_size=3)], width=4, height=2, palette=PALETTE[:4])
+    ).frames[0]
     np.testing.assert_array_equal(short[0], np.array(PALETTE[:4], dtype=np.uint8))
     assert (short[1] == 0).all()
-    none = read_gif(gif([FrameSpec(indices, min_code_size=3)], width=4, height=2, palette=None)).frames[0]
+    none = read_gif(
+        gif([FrameSpec(indices, min_code_size=3)], width=4, height=2, palette=None)
+    ).frames[0]
     assert (none == 0).all()
 
 
 def test_lzw_stream_ending_early_changes_only_the_decoded_pixels():
-    frames = read_gif(gif([FrameSpec(solid(4, 4, 1)), FrameSpec(solid(4, 4, 2), n_pixels=6)])).frames
+    frames = read_gif(
+        gif([FrameSpec(solid(4, 4, 1)), FrameSpec(solid(4, 4, 2), n_pixels=6)])
+    ).frames
     expected = canvas(GREEN)
     expected.reshape(16, 3)[:6] = BLUE
     np.testing.assert_array_equal(frames[1], expected)
@@ -233,7 +275,9 @@ def test_iter_frames_yields_the_same_frames_one_at_a_time():
 
 def test_iter_frames_over_5000_frames_keeps_memory_bounded():
     n, side = 5000, 32
-    frame = encode_frame(FrameSpec(pattern(side, side, 8, seed=1), transparent_index=TRANSPARENT, disposal=2), 8)
+    frame = encode_frame(
+        FrameSpec(pattern(side, side, 8, seed=1), transparent_index=TRANSPARENT, disposal=2), 8
+    )
     data = gif_header(width=side, height=side, global_palette=PALETTE) + frame * n + TRAILER
     canvas_bytes = side * side * 3
     tracemalloc.start()
@@ -252,7 +296,11 @@ def test_iter_frames_over_5000_frames_keeps_memory_bounded():
 
 
 def test_probe_reads_headers():
-    data = gif([FrameSpec(solid(2, 3, 1), delay_cs=4), FrameSpec(solid(1, 1, 2), delay_cs=0)], width=5, height=3)
+    data = gif(
+        [FrameSpec(solid(2, 3, 1), delay_cs=4), FrameSpec(solid(1, 1, 2), delay_cs=0)],
+        width=5,
+        height=3,
+    )
     info = probe(data)
     assert (info.format, info.width, info.height, info.n_frames) == ("GIF", 5, 3, 2)
     assert info.durations_ms == [40, 0] and info.effective_durations_ms == [40, 100]
@@ -283,14 +331,39 @@ def _rgba_frames() -> list[Image.Image]:
 def test_animated_webp_and_apng_are_composited_on_the_background(fmt, options):
     frames = _rgba_frames()
     buffer = io.BytesIO()
-    frames[0].save(buffer, format=fmt, save_all=True, append_images=frames[1:], duration=[40, 80, 120],
-                   loop=0, **options)
+    frames[0].save(
+        buffer,
+        format=fmt,
+        save_all=True,
+        append_images=frames[1:],
+        duration=[40, 80, 120],
+        loop=0,
+        **options,
+    )
     decoded = read_gif(buffer.getvalue(), background=BG)
     assert decoded.format == fmt and decoded.frames.shape == (3, 6, 8, 3)
     assert decoded.durations_ms == [40, 80, 120]
     for i, color in enumerate(COLORS):
-        assert (decoded.frames[i][:, : 3 + i] == color).all() and (decoded.frames[i][:, -1] == color).all()
+        assert (decoded.frames[i][:, : 3 + i] == color).all() and (
+            decoded.frames[i][:, -1] == color
+        ).all()
         assert (decoded.frames[i][:, 3 + i : -1] == BG).all()
+
+
+def test_apng_default_image_outside_the_animation_is_skipped_like_browsers():
+    red, green, blue = (Image.new("RGB", (4, 4), c) for c in COLORS)
+    buffer = io.BytesIO()
+    red.save(
+        buffer,
+        format="PNG",
+        save_all=True,
+        append_images=[green, blue],
+        default_image=True,
+        duration=[50, 60],
+    )
+    decoded = read_gif(buffer.getvalue())
+    assert decoded.durations_ms == [50, 60]
+    assert (decoded.frames[0] == COLORS[1]).all() and (decoded.frames[1] == COLORS[2]).all()
 
 
 def test_still_image_is_one_frame():
@@ -298,7 +371,11 @@ def test_still_image_is_one_frame():
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, format="PNG")
     decoded = read_gif(buffer.getvalue())
-    assert decoded.format == "PNG" and decoded.durations_ms == [0] and decoded.effective_durations_ms == [100]
+    assert (
+        decoded.format == "PNG"
+        and decoded.durations_ms == [0]
+        and decoded.effective_durations_ms == [100]
+    )
     np.testing.assert_array_equal(decoded.frames, rgb[None])
 
 
@@ -317,13 +394,34 @@ def _full_gif() -> bytes:
 
 @pytest.mark.parametrize(
     "name,data",
-    [("notes.txt", b"just some text, no image here\n"), ("noise.gif", bytes(range(256)) * 4), ("empty.gif", b"")],
+    [
+        ("notes.txt", b"just some text, no image here\n"),
+        ("noise.gif", bytes(range(256)) * 4),
+        ("empty.gif", b""),
+    ],
 )
 def test_not_an_image(tmp_path, name, data):
     path = _write(tmp_path, name, data)
     with pytest.raises(NotAnImageError, match=name) as caught:
         read_gif(path)
     assert caught.value.source == path and caught.value.reason in str(caught.value)
+
+
+@pytest.mark.parametrize("fmt,options", [("WEBP", {"lossless": True}), ("PNG", {})])
+def test_truncated_webp_and_apng(tmp_path, fmt, options):
+    frames = [
+        Image.fromarray(pattern(16, 16, 256, seed=i)[..., None].repeat(3, axis=-1))
+        for i in range(3)
+    ]
+    buffer = io.BytesIO()
+    frames[0].save(
+        buffer, format=fmt, save_all=True, append_images=frames[1:], duration=50, **options
+    )
+    path = _write(
+        tmp_path, f"cut.{fmt.lower()}", buffer.getvalue()[: len(buffer.getvalue()) * 2 // 3]
+    )
+    with pytest.raises(TruncatedGifError, match=f"cut.{fmt.lower()}"):
+        read_gif(path)
 
 
 def test_missing_file_is_reported_with_its_name(tmp_path):
@@ -368,7 +466,9 @@ def test_missing_trailer_alone_is_accepted_like_browsers():
 
 
 def test_gif_without_frames_is_empty(tmp_path):
-    path = _write(tmp_path, "hollow.gif", gif_header(width=4, height=4, global_palette=PALETTE) + TRAILER)
+    path = _write(
+        tmp_path, "hollow.gif", gif_header(width=4, height=4, global_palette=PALETTE) + TRAILER
+    )
     with pytest.raises(EmptyGifError, match="hollow.gif"):
         read_gif(path)
 
@@ -424,7 +524,9 @@ def test_corrupt_data(tmp_path):
     assert read_gif(stray, strict=False).frames.shape[0] == 2
     # LZW data whose very first code is out of range.
     header = gif_header(width=2, height=2, global_palette=PALETTE)
-    bad = header + b"\x2c" + struct.pack("<HHHHB", 0, 0, 2, 2, 0) + b"\x03\x02\xff\xff\x00" + TRAILER
+    bad = (
+        header + b"\x2c" + struct.pack("<HHHHB", 0, 0, 2, 2, 0) + b"\x03\x02\xff\xff\x00" + TRAILER
+    )
     with pytest.raises(CorruptGifError, match="bad_lzw.gif.*frame 0.*LZW"):
         read_gif(_write(tmp_path, "bad_lzw.gif", bad))
 
@@ -434,7 +536,10 @@ def test_errors_are_value_errors_that_pickle():
     assert isinstance(error, GifError) and isinstance(error, ValueError)
     assert str(error) == "a.gif: the data ends inside frame 3"
     clone = pickle.loads(pickle.dumps(error))
-    assert type(clone) is TruncatedGifError and (clone.source, clone.reason) == (error.source, error.reason)
+    assert type(clone) is TruncatedGifError and (clone.source, clone.reason) == (
+        error.source,
+        error.reason,
+    )
 
 
 def test_bad_background_is_rejected():

@@ -20,7 +20,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gif_builder import PALETTE, TRANSPARENT, FrameSpec, H, W, build_gif, disposal_gif, pattern, scenarios
+from gif_builder import (
+    PALETTE,
+    TRANSPARENT,
+    FrameSpec,
+    H,
+    W,
+    build_gif,
+    disposal_gif,
+    pattern,
+    scenarios,
+)
 from gifemo.io import iter_frames, probe, read_gif
 
 pytestmark = pytest.mark.imagemagick
@@ -42,13 +52,20 @@ def imagemagick() -> str | None:
     Wrapper scripts are skipped: ``convert`` first on PATH may be a stand-in that rewrites its
     arguments (this project's machines have one), so system locations are tried first.
     """
-    candidates = ["/usr/bin/convert", "/usr/bin/convert-im6.q16", shutil.which("magick"), shutil.which("convert")]
+    candidates = [
+        "/usr/bin/convert",
+        "/usr/bin/convert-im6.q16",
+        shutil.which("magick"),
+        shutil.which("convert"),
+    ]
     for convert in dict.fromkeys(c for c in candidates if c and os.access(c, os.X_OK)):
         with open(convert, "rb") as handle:
             if handle.read(2) == b"#!":
                 continue
         try:
-            banner = subprocess.run([convert, "-version"], capture_output=True, text=True, timeout=20).stdout
+            banner = subprocess.run(
+                [convert, "-version"], capture_output=True, text=True, timeout=20
+            ).stdout
         except (OSError, subprocess.SubprocessError):
             continue
         if "ImageMagick" in banner:
@@ -59,7 +76,9 @@ def imagemagick() -> str | None:
 def _convert() -> str:
     convert = imagemagick()
     if convert is None:
-        pytest.skip("ImageMagick is not installed (no convert binary whose -version says ImageMagick)")
+        pytest.skip(
+            "ImageMagick is not installed (no convert binary whose -version says ImageMagick)"
+        )
     return convert
 
 
@@ -68,21 +87,39 @@ def delays_ms(gif: bytes | Path) -> list[int]:
     source = "gif:-" if isinstance(gif, bytes) else str(gif)
     result = subprocess.run(
         [_convert(), "-ping", source, "-format", "%T\n", "info:"],
-        input=gif if isinstance(gif, bytes) else None, capture_output=True, check=True,
+        input=gif if isinstance(gif, bytes) else None,
+        capture_output=True,
+        check=True,
     )
     return [10 * int(t) for t in result.stdout.split()]
 
 
-def coalesce(gif: bytes | Path, background, shape: tuple[int, int], n_frames: int | None = None) -> np.ndarray:
+def coalesce(
+    gif: bytes | Path, background, shape: tuple[int, int], n_frames: int | None = None
+) -> np.ndarray:
     """ImageMagick's frames ``(T, H, W, 3)``: ``-coalesce`` then flattened onto ``background``."""
     convert = _convert()
     source = "gif:-" if isinstance(gif, bytes) else str(gif)
     if n_frames is not None:
         source += f"[0-{n_frames - 1}]"
     result = subprocess.run(
-        [convert, source, "-coalesce", "-background", "rgb({},{},{})".format(*background),
-         "-alpha", "remove", "-alpha", "off", "-depth", "8", "rgb:-"],
-        input=gif if isinstance(gif, bytes) else None, capture_output=True, check=True,
+        [
+            convert,
+            source,
+            "-coalesce",
+            "-background",
+            "rgb({},{},{})".format(*background),
+            "-alpha",
+            "remove",
+            "-alpha",
+            "off",
+            "-depth",
+            "8",
+            "rgb:-",
+        ],
+        input=gif if isinstance(gif, bytes) else None,
+        capture_output=True,
+        check=True,
     )
     return np.frombuffer(result.stdout, dtype=np.uint8).reshape(-1, *shape, 3)
 
@@ -90,7 +127,9 @@ def coalesce(gif: bytes | Path, background, shape: tuple[int, int], n_frames: in
 def assert_frames_equal(ours: np.ndarray, reference: np.ndarray) -> None:
     assert ours.shape == reference.shape
     differ = np.argwhere((ours != reference).any(axis=-1))
-    assert len(differ) == 0, f"{len(differ)} pixels differ, first at (frame, y, x) = {tuple(differ[0])}"
+    assert len(differ) == 0, (
+        f"{len(differ)} pixels differ, first at (frame, y, x) = {tuple(differ[0])}"
+    )
 
 
 @pytest.mark.parametrize("background", BACKGROUNDS, ids=["white", "dark"])
@@ -104,7 +143,9 @@ def test_scenario_matches_imagemagick(name, background):
 def test_delays_match_imagemagick():
     delays_cs = [0, 1, 2, 5, 100, 65535]
     data = build_gif(
-        width=4, height=4, global_palette=PALETTE,
+        width=4,
+        height=4,
+        global_palette=PALETTE,
         frames=[FrameSpec(pattern(4, 4, 8, seed=i), delay_cs=d) for i, d in enumerate(delays_cs)],
     )
     assert read_gif(data).durations_ms == delays_ms(data) == [10 * d for d in delays_cs]
@@ -121,7 +162,9 @@ def test_disposal_4_is_restore_previous_like_browsers(partial_first):
     ours = read_gif(disposal_gif(4, partial_first=partial_first), background=(12, 34, 56)).frames
     as_three = coalesce(disposal_gif(3, partial_first=partial_first), (12, 34, 56), (H, W))
     assert_frames_equal(ours, as_three)
-    assert not np.array_equal(ours, coalesce(disposal_gif(4, partial_first=partial_first), (12, 34, 56), (H, W)))
+    assert not np.array_equal(
+        ours, coalesce(disposal_gif(4, partial_first=partial_first), (12, 34, 56), (H, W))
+    )
 
 
 def test_first_frame_outside_the_screen_grows_the_canvas_like_chromium():
@@ -146,10 +189,21 @@ def test_uncovered_canvas_is_transparent_whatever_the_background_index(backgroun
     # ImageMagick on the same frames declaring a transparency index (7) that no pixel uses.
     def gif(transparent_index):
         return build_gif(
-            width=W, height=H, global_palette=PALETTE, background_index=background_index,
+            width=W,
+            height=H,
+            global_palette=PALETTE,
+            background_index=background_index,
             frames=[
-                FrameSpec(pattern(4, 4, 7, seed=1), left=4, top=3, transparent_index=transparent_index, disposal=2),
-                FrameSpec(pattern(2, 9, 7, seed=2), left=0, top=0, transparent_index=transparent_index),
+                FrameSpec(
+                    pattern(4, 4, 7, seed=1),
+                    left=4,
+                    top=3,
+                    transparent_index=transparent_index,
+                    disposal=2,
+                ),
+                FrameSpec(
+                    pattern(2, 9, 7, seed=2), left=0, top=0, transparent_index=transparent_index
+                ),
             ],
         )
 
@@ -164,15 +218,28 @@ def test_lzw_stream_ending_early_keeps_the_pixels_it_did_not_reach():
     # the file as corrupt. Reference: ImageMagick on the frames drawn separately.
     full = pattern(H, W, 8, seed=2)
     data = build_gif(
-        width=W, height=H, global_palette=PALETTE,
+        width=W,
+        height=H,
+        global_palette=PALETTE,
         frames=[FrameSpec(pattern(H, W, 8, seed=1)), FrameSpec(full, n_pixels=50)],
     )
-    assert subprocess.run([_convert(), "gif:-", "null:"], input=data, capture_output=True).returncode != 0
+    assert (
+        subprocess.run([_convert(), "gif:-", "null:"], input=data, capture_output=True).returncode
+        != 0
+    )
     ours = read_gif(data).frames
-    first = coalesce(build_gif(width=W, height=H, global_palette=PALETTE,
-                               frames=[FrameSpec(pattern(H, W, 8, seed=1))]), (255, 255, 255), (H, W))[0]
-    second = coalesce(build_gif(width=W, height=H, global_palette=PALETTE, frames=[FrameSpec(full)]),
-                      (255, 255, 255), (H, W))[0]
+    first = coalesce(
+        build_gif(
+            width=W, height=H, global_palette=PALETTE, frames=[FrameSpec(pattern(H, W, 8, seed=1))]
+        ),
+        (255, 255, 255),
+        (H, W),
+    )[0]
+    second = coalesce(
+        build_gif(width=W, height=H, global_palette=PALETTE, frames=[FrameSpec(full)]),
+        (255, 255, 255),
+        (H, W),
+    )[0]
     reached = np.arange(H * W).reshape(H, W) < 50
     assert_frames_equal(ours, np.stack([first, np.where(reached[..., None], second, first)]))
 
@@ -188,7 +255,9 @@ def _noto_gifs() -> list[str]:
 
 def _noto_dir() -> Path:
     if not NOTO_DIR.is_dir():
-        pytest.skip(f"noto-emoji-7 is not at {NOTO_DIR} (it ships beside the repository, not in it)")
+        pytest.skip(
+            f"noto-emoji-7 is not at {NOTO_DIR} (it ships beside the repository, not in it)"
+        )
     return NOTO_DIR
 
 
@@ -199,7 +268,11 @@ def test_noto_emoji_matches_imagemagick(name):
     assert info.durations_ms == delays_ms(path)  # the delay of every frame
     with open(NOTO_DIR / "labels.csv", newline="") as handle:
         row = next(r for r in csv.DictReader(handle) if r["path"] == name)
-    assert (info.n_frames, info.width, info.height) == (int(row["frames"]), int(row["width"]), int(row["height"]))
+    assert (info.n_frames, info.width, info.height) == (
+        int(row["frames"]),
+        int(row["width"]),
+        int(row["height"]),
+    )
     # Pixels of the first frames (each depends on all frames before it).
     n = info.n_frames if name in NOTO_FULL else min(NOTO_FRAMES, info.n_frames)
     with iter_frames(path, background=(12, 34, 56)) as frames:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Optional
-
 import typer
 
 FRAME_NAME = "{:06d}.png"
@@ -53,7 +51,9 @@ def extract_frames(
 
     names, durations, effective = [], [], []
     with iter_frames(gif, background=background, strict=strict, max_frames=max_frames) as frames:
-        task = progress.add_task(f"frames of {gif.name}", total=frames.n_frames) if progress else None
+        task = (
+            progress.add_task(f"frames of {gif.name}", total=frames.n_frames) if progress else None
+        )
         out_dir.mkdir(parents=True, exist_ok=True)
         for frame in frames:
             image = frame.image if size is None else resize_frame(frame.image, size)
@@ -90,20 +90,31 @@ def extract_frames(
 
 
 def frames_command(
-    gif: Path = typer.Argument(..., metavar="GIF", help="Animated GIF (or animated WebP / APNG / still image) to read."),
-    out_dir: Path = typer.Argument(..., metavar="OUT_DIR", help="Directory for 000000.png, 000001.png, ... and frames.json."),
-    size: Optional[int] = typer.Option(
-        None, "--size", min=1, help="Resize every frame to SIZE x SIZE (the paper uses 224). Default: keep the size."
+    gif: Path = typer.Argument(
+        ..., metavar="GIF", help="Animated GIF (or animated WebP / APNG / still image) to read."
+    ),
+    out_dir: Path = typer.Argument(
+        ..., metavar="OUT_DIR", help="Directory for 000000.png, 000001.png, ... and frames.json."
+    ),
+    size: int | None = typer.Option(
+        None,
+        "--size",
+        min=1,
+        help="Resize every frame to SIZE x SIZE (the paper uses 224). Default: keep the size.",
     ),
     background: str = typer.Option(
         "255,255,255", "--background", help="R,G,B colour that transparent pixels show."
     ),
     lenient: bool = typer.Option(
-        False, "--lenient", help="For a truncated or damaged file, keep the complete frames instead of failing."
+        False,
+        "--lenient",
+        help="For a truncated or damaged file, keep the complete frames instead of failing.",
     ),
-    max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Refuse files with more frames."),
+    max_frames: int | None = typer.Option(
+        None, "--max-frames", min=1, help="Refuse files with more frames."
+    ),
 ) -> None:
-    """Extract the composited frames of GIF into OUT_DIR as RGB PNGs, with their delays in frames.json."""
+    """Write the composited frames of GIF to OUT_DIR as RGB PNGs, their delays to frames.json."""
     from rich.console import Console
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -114,10 +125,19 @@ def frames_command(
     console = Console(stderr=True, emoji=False, highlight=False)
     try:
         with Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console, transient=True
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+            transient=True,
         ) as progress:
             manifest = extract_frames(
-                gif, out_dir, size=size, background=color, strict=not lenient, max_frames=max_frames,
+                gif,
+                out_dir,
+                size=size,
+                background=color,
+                strict=not lenient,
+                max_frames=max_frames,
                 progress=progress,
             )
     except GifError as error:
@@ -126,7 +146,9 @@ def frames_command(
     shape = f"{manifest['width']}x{manifest['height']}"
     if size is not None:
         shape = f"{manifest['original_width']}x{manifest['original_height']} -> {shape}"
-    console.print(escape(f"wrote {manifest['n_frames']} frames ({shape}) and {MANIFEST_NAME} to {out_dir}"))
+    console.print(
+        escape(f"wrote {manifest['n_frames']} frames ({shape}) and {MANIFEST_NAME} to {out_dir}")
+    )
     if manifest["truncated"]:
         note = escape(f"{gif}: {manifest['error']}; kept the complete frames")
         console.print(f"[yellow]warning:[/yellow] {note}")

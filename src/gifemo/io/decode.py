@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gifemo.io.errors import EmptyGifError, GifError, TooManyFramesError, TruncatedGifError
+from gifemo.io.errors import EmptyGifError, GifError, TooManyFramesError
 from gifemo.io.gif_frames import iter_gif_canvases
 from gifemo.io.gif_layout import GifLayout, is_gif, scan_gif
-from gifemo.io.pillow_frames import iter_pillow_frames, n_frames, open_with_pillow
+from gifemo.io.pillow_frames import frame_indices, iter_pillow_frames, open_with_pillow
 from gifemo.io.source import Source, SourceBuffer, open_source
 
 #: Largest canvas read by default: 4096 x 4096 (16.8 megapixels), far above any real reaction
@@ -87,7 +87,9 @@ class DecodedGif:
         return self.n_frames
 
     def __getitem__(self, index: int) -> Frame:
-        return Frame(index, self.frames[index], self.durations_ms[index], self.effective_durations_ms[index])
+        return Frame(
+            index, self.frames[index], self.durations_ms[index], self.effective_durations_ms[index]
+        )
 
     def __iter__(self) -> Iterator[Frame]:
         return (self[i] for i in range(self.n_frames))
@@ -114,7 +116,9 @@ class ImageInfo:
 class _Opened:
     """A source opened and its headers checked; yields ``(frame view, raw delay)`` pairs."""
 
-    def __init__(self, source: Source, *, max_pixels: int | None, max_frames: int | None, strict: bool):
+    def __init__(
+        self, source: Source, *, max_pixels: int | None, max_frames: int | None, strict: bool
+    ):
         self.buffer: SourceBuffer = open_source(source)
         self.name = self.buffer.name
         self.strict = strict
@@ -142,10 +146,12 @@ class _Opened:
         self.image = open_with_pillow(data, self.name, max_pixels=max_pixels)
         self.format = self.image.format or "unknown"
         self.width, self.height = self.image.size
-        self.n_frames = n_frames(self.image)
+        self.n_frames = len(frame_indices(self.image))
         self.durations_ms = None  # known only by decoding the frames
         if max_frames is not None and self.n_frames > max_frames:
-            raise TooManyFramesError(self.name, f"has {self.n_frames} frames, more than max_frames={max_frames}")
+            raise TooManyFramesError(
+                self.name, f"has {self.n_frames} frames, more than max_frames={max_frames}"
+            )
         if self.n_frames == 0:
             raise EmptyGifError(self.name, "the image holds no frame")
 
@@ -158,8 +164,12 @@ class _Opened:
     def frames(self, background: Color) -> Iterator[tuple[np.ndarray, int]]:
         """Yield composited frames (views reused between steps: copy to keep) and raw delays."""
         if self.layout is not None:
-            pairs = ((canvas, record.delay_ms) for record, canvas in
-                     iter_gif_canvases(self.layout, self.buffer.data, self.name, background))
+            pairs = (
+                (canvas, record.delay_ms)
+                for record, canvas in iter_gif_canvases(
+                    self.layout, self.buffer.data, self.name, background
+                )
+            )
         else:
             pairs = iter_pillow_frames(self.image, self.name, background)
         done = 0
@@ -305,7 +315,9 @@ def iter_frames(
     return FrameIterator(opened, background)
 
 
-def probe(source: Source, *, max_pixels: int | None = DEFAULT_MAX_PIXELS, strict: bool = True) -> ImageInfo:
+def probe(
+    source: Source, *, max_pixels: int | None = DEFAULT_MAX_PIXELS, strict: bool = True
+) -> ImageInfo:
     """Read the headers: size, frame count, delays, format. Cheap for a GIF (no decompression).
 
     For WebP/APNG the delays are only known per frame, so their frames are decoded (and dropped).

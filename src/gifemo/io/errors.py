@@ -49,6 +49,19 @@ class TooManyFramesError(GifError):
     """The animation has more frames than ``max_frames``."""
 
 
+def check_max_pixels(
+    source: str, what: str, width: int, height: int, max_pixels: int | None
+) -> None:
+    """Raise :class:`CanvasTooLargeError` when ``width * height`` is over ``max_pixels``."""
+    if max_pixels is not None and width * height > max_pixels:
+        raise CanvasTooLargeError(
+            source,
+            f"{what} is {width}x{height} = {width * height:,} pixels, over "
+            f"max_pixels={max_pixels:,} (refused before decoding; raise max_pixels if the file "
+            "is trusted)",
+        )
+
+
 __all__ = [
     "CanvasTooLargeError",
     "CorruptGifError",
@@ -57,4 +70,5 @@ __all__ = [
     "NotAnImageError",
     "TooManyFramesError",
     "TruncatedGifError",
+    "check_max_pixels",
 ]

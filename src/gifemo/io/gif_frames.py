@@ -34,7 +34,7 @@ _NOT_ENOUGH_DATA = "not enough image data"  # Pillow's ValueError message for a 
 
 
 def _run_lzw(image: Image.Image, payload: bytes, record: GifFrameRecord) -> bool:
-    """Decode ``payload`` into ``image`` (mode L, indices); return whether every pixel was written."""
+    """Decode ``payload`` into ``image`` (mode L: indices); return whether it wrote every pixel."""
     try:
         image.frombytes(payload, "gif", record.lzw_min_code_size, int(record.interlaced))
     except ValueError as error:
@@ -60,7 +60,9 @@ def decode_indices(data, record: GifFrameRecord, name: str) -> tuple[np.ndarray,
         second = Image.new("L", size, 255)
         _run_lzw(second, payload, record)
     except ValueError as error:
-        raise CorruptGifError(name, f"frame {record.index} has invalid LZW data ({error})") from None
+        raise CorruptGifError(
+            name, f"frame {record.index} has invalid LZW data ({error})"
+        ) from None
     indices, other = np.asarray(first), np.asarray(second)
     return indices, indices == other
 
@@ -82,8 +84,14 @@ class GifCompositor:
         self._pending: tuple[int, tuple[slice, slice], np.ndarray | None] | None = None
 
     def _clip(self, record: GifFrameRecord) -> tuple[slice, slice]:
-        y0, y1 = min(record.top, self.layout.height), min(record.top + record.height, self.layout.height)
-        x0, x1 = min(record.left, self.layout.width), min(record.left + record.width, self.layout.width)
+        y0, y1 = (
+            min(record.top, self.layout.height),
+            min(record.top + record.height, self.layout.height),
+        )
+        x0, x1 = (
+            min(record.left, self.layout.width),
+            min(record.left + record.width, self.layout.width),
+        )
         return slice(y0, y1), slice(x0, x1)
 
     def draw(self, record: GifFrameRecord, name: str) -> np.ndarray:

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gifemo.io.errors import (
-    CanvasTooLargeError,
     CorruptGifError,
     GifError,
     TooManyFramesError,
     TruncatedGifError,
+    check_max_pixels,
 )
 
 GIF_SIGNATURES = (b"GIF87a", b"GIF89a")
@@ -104,15 +104,6 @@ def _u16(data, pos: int) -> int:
     return data[pos] | (data[pos + 1] << 8)
 
 
-def _check_area(name: str, what: str, width: int, height: int, max_pixels: int | None) -> None:
-    if max_pixels is not None and width * height > max_pixels:
-        raise CanvasTooLargeError(
-            name,
-            f"{what} is {width}x{height} = {width * height:,} pixels, over max_pixels={max_pixels:,} "
-            "(refused before decoding; raise max_pixels if the file is trusted)",
-        )
-
-
 class _Scanner:
     def __init__(self, data, name: str) -> None:
         self.data = data
@@ -157,7 +148,7 @@ def scan_gif(
     except _End as end:
         raise end.error from None
     screen_w, screen_h = _u16(data, 6), _u16(data, 8)
-    _check_area(name, "the canvas", screen_w, screen_h, max_pixels)
+    check_max_pixels(name, "the canvas", screen_w, screen_h, max_pixels)
     flags = data[10]
     pos = 13
     global_palette = None
@@ -174,7 +165,12 @@ def scan_gif(
 
 
 def _scan_blocks(
-    scanner: _Scanner, layout: GifLayout, pos: int, *, max_pixels: int | None, max_frames: int | None
+    scanner: _Scanner,
+    layout: GifLayout,
+    pos: int,
+    *,
+    max_pixels: int | None,
+    max_frames: int | None,
 ) -> None:
     data, name = scanner.data, scanner.name
     disposal, delay_ms, transparent = 0, 0, None
@@ -210,12 +206,12 @@ def _scan_blocks(
         pos += 10
         if max_frames is not None and index >= max_frames:
             raise TooManyFramesError(name, f"has more than max_frames={max_frames} frames")
-        _check_area(name, f"{what}", width, height, max_pixels)
+        check_max_pixels(name, f"{what}", width, height, max_pixels)
         if index == 0:
             # Chromium (Wuffs) grows the canvas to hold the first frame; later frames are clipped.
             layout.width = max(layout.screen_width, left + width)
             layout.height = max(layout.screen_height, top + height)
-            _check_area(name, "the canvas", layout.width, layout.height, max_pixels)
+            check_max_pixels(name, "the canvas", layout.width, layout.height, max_pixels)
         local_palette = None
         if packed & 0x80:
             local_palette = ColorTable(pos, 2 << (packed & 0x07))
@@ -224,7 +220,9 @@ def _scan_blocks(
         scanner.need(pos, 1, f"the pixel data of {what}")
         min_code_size = data[pos]
         if min_code_size > 8:
-            raise _End(CorruptGifError(name, f"{what} has an invalid LZW code size {min_code_size}"))
+            raise _End(
+                CorruptGifError(name, f"{what} has an invalid LZW code size {min_code_size}")
+            )
         data_start = pos + 1
         pos = scanner.skip_sub_blocks(data_start, f"the pixel data of {what}")
         layout.frames.append(

@@ -14,7 +14,23 @@ from collections.abc import Iterator
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from gifemo.io.errors import CanvasTooLargeError, CorruptGifError, NotAnImageError, TruncatedGifError
+from gifemo.io.errors import (
+    CanvasTooLargeError,
+    CorruptGifError,
+    NotAnImageError,
+    TruncatedGifError,
+    check_max_pixels,
+)
+
+
+def head_format(data) -> str:
+    """A name for the format announced by the first bytes, for messages."""
+    head = bytes(data[:16])
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return "PNG"
+    return "image"
 
 
 def open_with_pillow(data, name: str, *, max_pixels: int | None) -> Image.Image:
@@ -25,24 +41,31 @@ def open_with_pillow(data, name: str, *, max_pixels: int | None) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(bytes(data)))
     except Image.DecompressionBombError as error:
-        raise CanvasTooLargeError(name, f"the image is too large to decode safely ({error})") from None
+        raise CanvasTooLargeError(
+            name, f"the image is too large to decode safely ({error})"
+        ) from None
     except UnidentifiedImageError:
         head = bytes(data[:8])
-        raise NotAnImageError(name, f"not a GIF nor another image format Pillow reads (starts with {head!r})") from None
+        raise NotAnImageError(
+            name, f"not a GIF nor another image format Pillow reads (starts with {head!r})"
+        ) from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
-        raise TruncatedGifError(name, f"the image header is unreadable ({error})") from None
-    width, height = image.size
-    if max_pixels is not None and width * height > max_pixels:
-        raise CanvasTooLargeError(
-            name,
-            f"the canvas is {width}x{height} = {width * height:,} pixels, over max_pixels={max_pixels:,} "
-            "(refused before decoding; raise max_pixels if the file is trusted)",
-        )
+        raise TruncatedGifError(
+            name, f"the {head_format(data)} data is incomplete or damaged ({error})"
+        ) from None
+    check_max_pixels(name, "the canvas", *image.size, max_pixels)
     return image
 
 
-def n_frames(image: Image.Image) -> int:
-    return int(getattr(image, "n_frames", 1))
+def frame_indices(image: Image.Image) -> range:
+    """Pillow's frame numbers that a browser plays.
+
+    An APNG whose default image is not part of the animation (``default_image``) shows it only
+    where APNG is not supported; Pillow lists it as frame 0, browsers skip it.
+    """
+    total = int(getattr(image, "n_frames", 1))
+    skip_default = image.format == "PNG" and bool(image.info.get("default_image")) and total > 1
+    return range(1 if skip_default else 0, total)
 
 
 def flatten_alpha(rgba: np.ndarray, background: tuple[int, int, int]) -> np.ndarray:
@@ -63,14 +86,13 @@ def iter_pillow_frames(
     Raises :class:`TruncatedGifError` or :class:`CorruptGifError` at the first frame Pillow
     cannot decode; the frames yielded before it are complete.
     """
-    for index in range(n_frames(image)):
+    for number, index in enumerate(frame_indices(image)):
         try:
             image.seek(index)
             rgba = np.asarray(image.convert("RGBA"))
         except (OSError, EOFError) as error:
-            raise TruncatedGifError(name, f"frame {index} cannot be decoded: {error}") from None
+            raise TruncatedGifError(name, f"frame {number} cannot be decoded: {error}") from None
         except (ValueError, SyntaxError) as error:
-            raise CorruptGifError(name, f"frame {index} cannot be decoded: {error}") from None
+            raise CorruptGifError(name, f"frame {number} cannot be decoded: {error}") from None
         duration = image.info.get("duration", 0) or 0
         yield flatten_alpha(rgba, background), int(round(float(duration)))
-

@@ -11,11 +11,11 @@ import mmap
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 from gifemo.io.errors import NotAnImageError
 
-Source = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]
+Source = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
 
 
 def source_name(source: Source) -> str:
@@ -54,7 +54,9 @@ def open_source(source: Source) -> SourceBuffer:
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.is_file():
-            raise NotAnImageError(name, "no such file" if not path.exists() else "not a regular file")
+            raise NotAnImageError(
+                name, "no such file" if not path.exists() else "not a regular file"
+            )
         with open(path, "rb") as handle:
             if os.fstat(handle.fileno()).st_size == 0:
                 raise NotAnImageError(name, "the file is empty")
@@ -65,10 +67,14 @@ def open_source(source: Source) -> SourceBuffer:
     elif isinstance(source, io.IOBase) or hasattr(source, "read"):
         data = source.read()
         if not isinstance(data, (bytes, bytearray)):
-            raise TypeError(f"{name}: expected a binary file object, read() returned {type(data).__name__}")
+            raise TypeError(
+                f"{name}: expected a binary file object, read() returned {type(data).__name__}"
+            )
         data = bytes(data)
     else:
-        raise TypeError(f"expected a path, bytes or a binary file object, got {type(source).__name__}")
+        raise TypeError(
+            f"expected a path, bytes or a binary file object, got {type(source).__name__}"
+        )
     if not data:
         raise NotAnImageError(name, "the data is empty")
     return SourceBuffer(data, name)
