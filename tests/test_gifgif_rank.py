@@ -18,6 +18,7 @@ from gifemo.data.gifgif.comparisons import read_comparisons
 from gifemo.data.gifgif.rank import (
     DEFAULT_EMOTIONS,
     MANIFEST_COLUMNS,
+    RankConfig,
     parse_emotions,
     score_metric,
     select_top,
@@ -328,3 +329,6 @@ def test_parse_emotions():
     assert parse_emotions(list(DEFAULT_EMOTIONS)) == DEFAULT_EMOTIONS
     with pytest.raises(ValueError, match="twice"):
         parse_emotions("fear,fear")
+    assert RankConfig(emotions=("like", "fear")).emotions == ("satisfaction", "fear")
+    with pytest.raises(ValueError, match="top"):
+        RankConfig(top=0)

@@ -86,7 +86,8 @@ def parse_emotions(spec: str | Sequence[str]) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class RankConfig:
-    """How to rank. ``alpha`` is the Bradley-Terry prior strength (ignored by TrueSkill)."""
+    """How to rank. ``emotions`` are GIFGIF metrics (a paper label such as ``like`` is mapped to
+    its metric); ``alpha`` is the Bradley-Terry prior strength (ignored by TrueSkill)."""
 
     top: int = 300
     emotions: tuple[str, ...] = DEFAULT_EMOTIONS
@@ -101,7 +102,8 @@ class RankConfig:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
         if "{id}" not in self.base_url:
             raise ValueError(f"base_url must contain '{{id}}', got {self.base_url!r}")
-        parse_emotions(self.emotions)
+        # Normalised here so that paper labels ("like") work through the API as on the CLI.
+        object.__setattr__(self, "emotions", parse_emotions(self.emotions))
 
 
 def score_metric(votes: MetricVotes, n_items: int, *, method: Method, alpha: float) -> np.ndarray:
