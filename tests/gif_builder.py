@@ -8,9 +8,11 @@ a missing trailer. The LZW encoder is plain Python, fine for test-sized frames.
 
 from __future__ import annotations
 
+import functools
 import struct
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 
@@ -248,7 +250,8 @@ def disposal_gif(disposal: int, *, partial_first: bool = False) -> bytes:
     )
 
 
-def scenarios() -> dict[str, bytes]:
+@functools.cache
+def scenarios() -> Mapping[str, bytes]:
     """GIFs on which browsers and ImageMagick's ``-coalesce`` agree, by name.
 
     Every scenario whose frames leave part of the canvas uncovered declares a transparency index:
@@ -339,4 +342,4 @@ def scenarios() -> dict[str, bytes]:
             FrameSpec(pattern(20, 30, 256, seed=6), left=7, top=9),
         ],
     )
-    return cases
+    return MappingProxyType(cases)  # built once, shared by the tests: read-only
