@@ -208,6 +208,22 @@ GARBAGE = PALETTE[TRANSPARENT]
 W, H = 12, 10
 
 
+def patch(height: int, width: int, left: int, top: int, seed: int, **options) -> FrameSpec:
+    """A random ``height x width`` frame at ``(left, top)`` whose index 4 pixels are transparent."""
+    return FrameSpec(
+        pattern(height, width, 8, seed=seed),
+        left=left,
+        top=top,
+        transparent_index=TRANSPARENT,
+        **options,
+    )
+
+
+def scenario_gif(frames: Sequence[FrameSpec], width: int = W, height: int = H) -> bytes:
+    """A GIF on the test palette."""
+    return build_gif(width=width, height=height, global_palette=PALETTE, frames=frames)
+
+
 def disposal_gif(disposal: int, *, partial_first: bool = False) -> bytes:
     """Four frames; frames 1 and 2 overlap, carry transparent pixels and use ``disposal``.
 
@@ -215,38 +231,17 @@ def disposal_gif(disposal: int, *, partial_first: bool = False) -> bytes:
     pixels and uses ``disposal`` too, so the initial (transparent) canvas shows.
     """
     first = (
-        FrameSpec(
-            pattern(5, 6, 8, seed=1),
-            left=2,
-            top=1,
-            transparent_index=TRANSPARENT,
-            disposal=disposal,
-        )
+        patch(5, 6, 2, 1, seed=1, disposal=disposal)
         if partial_first
         else FrameSpec(pattern(H, W, 8, seed=1))
     )
-    return build_gif(
-        width=W,
-        height=H,
-        global_palette=PALETTE,
-        frames=[
+    return scenario_gif(
+        [
             first,
-            FrameSpec(
-                pattern(4, 5, 8, seed=2),
-                left=3,
-                top=2,
-                transparent_index=TRANSPARENT,
-                disposal=disposal,
-            ),
-            FrameSpec(
-                pattern(3, 3, 8, seed=3),
-                left=1,
-                top=5,
-                transparent_index=TRANSPARENT,
-                disposal=disposal,
-            ),
+            patch(4, 5, 3, 2, seed=2, disposal=disposal),
+            patch(3, 3, 1, 5, seed=3, disposal=disposal),
             FrameSpec(solid(2, 2, 6), left=9, top=7),
-        ],
+        ]
     )
 
 
@@ -258,84 +253,51 @@ def scenarios() -> Mapping[str, bytes]:
     without one, ImageMagick paints the uncovered canvas with the GIF's background colour, where
     browsers leave it transparent (tested separately).
     """
-    big = pattern(64, 80, 256, seed=5)
-    palette_256 = [(i, (7 * i) % 256, (13 * i) % 256) for i in range(256)]
+    full = FrameSpec(pattern(H, W, 8, seed=1))
     cases = {f"disposal-{d}": disposal_gif(d) for d in range(4)}
-    cases |= {
-        f"disposal-{d}-partial-first-frame": disposal_gif(d, partial_first=True) for d in range(4)
-    }
-    cases["transparent-first-frame"] = build_gif(
-        width=W,
-        height=H,
-        global_palette=PALETTE,
-        frames=[FrameSpec(pattern(H, W, 8, seed=1), transparent_index=TRANSPARENT)],
-    )
-    cases["local-palettes"] = build_gif(
-        width=W,
-        height=H,
-        global_palette=PALETTE,
-        frames=[
-            FrameSpec(pattern(H, W, 8, seed=1)),
+    for d in range(4):
+        cases[f"disposal-{d}-partial-first-frame"] = disposal_gif(d, partial_first=True)
+    cases["transparent-first-frame"] = scenario_gif([patch(H, W, 0, 0, seed=1)])
+    local = [(9, 9, 9), (250, 1, 1), (255, 0, 255), (100, 100, 200)]
+    cases["local-palettes"] = scenario_gif(
+        [
+            full,
             FrameSpec(
-                pattern(6, 7, 4, seed=2),
-                left=2,
-                top=2,
-                transparent_index=2,
-                local_palette=[(9, 9, 9), (250, 1, 1), (255, 0, 255), (100, 100, 200)],
+                pattern(6, 7, 4, seed=2), left=2, top=2, transparent_index=2, local_palette=local
             ),
             FrameSpec(pattern(3, 3, 8, seed=3), left=8, top=6),
-        ],
+        ]
     )
-    cases["interlaced"] = build_gif(
+    cases["interlaced"] = scenario_gif(
+        [
+            FrameSpec(pattern(13, 7, 8, seed=1), interlaced=True),
+            patch(11, 5, 1, 2, seed=4, interlaced=True),
+        ],
         width=7,
         height=13,
-        global_palette=PALETTE,
-        frames=[
-            FrameSpec(pattern(13, 7, 8, seed=1), interlaced=True),
-            FrameSpec(
-                pattern(11, 5, 8, seed=4),
-                left=1,
-                top=2,
-                interlaced=True,
-                transparent_index=TRANSPARENT,
-            ),
-        ],
     )
-    cases["partial-offsets"] = build_gif(
-        width=W,
-        height=H,
-        global_palette=PALETTE,
-        frames=[
-            FrameSpec(pattern(3, 4, 8, seed=1), left=0, top=0, transparent_index=TRANSPARENT),
-            FrameSpec(pattern(2, 3, 8, seed=2), left=9, top=8, transparent_index=TRANSPARENT),
-            FrameSpec(
-                pattern(1, 12, 8, seed=3), left=0, top=5, disposal=2, transparent_index=TRANSPARENT
-            ),
-            FrameSpec(pattern(10, 1, 8, seed=4), left=6, top=0, transparent_index=TRANSPARENT),
-        ],
+    cases["partial-offsets"] = scenario_gif(
+        [
+            patch(3, 4, 0, 0, seed=1),
+            patch(2, 3, 9, 8, seed=2),
+            patch(1, 12, 0, 5, seed=3, disposal=2),
+            patch(10, 1, 6, 0, seed=4),
+        ]
     )
-    cases["later-frame-clipped"] = build_gif(
-        width=W,
-        height=H,
-        global_palette=PALETTE,
-        frames=[
-            FrameSpec(pattern(H, W, 8, seed=1)),
-            FrameSpec(pattern(6, 6, 8, seed=2), left=9, top=7),
-        ],
+    cases["later-frame-clipped"] = scenario_gif(
+        [full, FrameSpec(pattern(6, 6, 8, seed=2), left=9, top=7)]
     )
-    cases["no-graphic-control"] = build_gif(
-        width=W,
-        height=H,
-        global_palette=PALETTE,
-        frames=[
+    cases["no-graphic-control"] = scenario_gif(
+        [
             FrameSpec(pattern(H, W, 8, seed=1), graphic_control=False),
             FrameSpec(pattern(3, 3, 8, seed=2), left=2, top=2, graphic_control=False),
-        ],
+        ]
     )
+    big = pattern(64, 80, 256, seed=5)
     cases["lzw-table-resets-256-colours"] = build_gif(
         width=80,
         height=64,
-        global_palette=palette_256,
+        global_palette=[(i, (7 * i) % 256, (13 * i) % 256) for i in range(256)],
         frames=[
             FrameSpec(big),
             FrameSpec(big[::-1].copy(), transparent_index=0, disposal=3),

@@ -28,8 +28,11 @@ from gif_builder import (
     W,
     build_gif,
     disposal_gif,
+    patch,
     pattern,
+    scenario_gif,
     scenarios,
+    solid,
 )
 from gifemo.io import iter_frames, probe, read_gif
 
@@ -142,16 +145,13 @@ def test_scenario_matches_imagemagick(name, background):
 
 def test_delays_match_imagemagick():
     delays_cs = [0, 1, 2, 5, 100, 65535]
-    data = build_gif(
-        width=4,
-        height=4,
-        global_palette=PALETTE,
-        frames=[FrameSpec(pattern(4, 4, 8, seed=i), delay_cs=d) for i, d in enumerate(delays_cs)],
-    )
+    data = scenario_gif([FrameSpec(solid(2, 2, i), delay_cs=d) for i, d in enumerate(delays_cs)])
     assert read_gif(data).durations_ms == delays_ms(data) == [10 * d for d in delays_cs]
 
 
 # ---- Where browsers and ImageMagick disagree: the decoder follows browsers --------------------
+
+DARK = BACKGROUNDS[1]
 
 
 @pytest.mark.parametrize("partial_first", [False, True])
@@ -159,26 +159,21 @@ def test_disposal_4_is_restore_previous_like_browsers(partial_first):
     # The spec leaves disposal 4-7 undefined; some encoders write 4 for "restore previous" and
     # Chromium (Wuffs) honours that, while ImageMagick treats 4 as "none". Reference: ImageMagick
     # on the same GIF written with disposal 3.
-    ours = read_gif(disposal_gif(4, partial_first=partial_first), background=(12, 34, 56)).frames
-    as_three = coalesce(disposal_gif(3, partial_first=partial_first), (12, 34, 56), (H, W))
-    assert_frames_equal(ours, as_three)
-    assert not np.array_equal(
-        ours, coalesce(disposal_gif(4, partial_first=partial_first), (12, 34, 56), (H, W))
-    )
+    four = disposal_gif(4, partial_first=partial_first)
+    ours = read_gif(four, background=DARK).frames
+    assert_frames_equal(ours, coalesce(disposal_gif(3, partial_first=partial_first), DARK, (H, W)))
+    assert not np.array_equal(ours, coalesce(four, DARK, (H, W)))
 
 
 def test_first_frame_outside_the_screen_grows_the_canvas_like_chromium():
     # Chromium (Wuffs) grows the canvas to hold the first frame; ImageMagick keeps the logical
     # screen and crops. Reference: ImageMagick on the same GIF with the screen already grown.
     # (Firefox grows only when the frame itself is larger than the screen, and moves it to 0,0.)
-    frames = [
-        FrameSpec(pattern(H, W, 8, seed=1), left=3, top=2, transparent_index=TRANSPARENT),
-        FrameSpec(pattern(6, 6, 8, seed=2), left=11, top=9, transparent_index=TRANSPARENT),
-    ]
-    ours = read_gif(build_gif(width=W, height=H, global_palette=PALETTE, frames=frames))
-    assert (ours.height, ours.width) == (H + 2, W + 3)
-    grown = build_gif(width=W + 3, height=H + 2, global_palette=PALETTE, frames=frames)
-    assert_frames_equal(ours.frames, coalesce(grown, (255, 255, 255), (H + 2, W + 3)))
+    frames = [patch(H, W, 3, 2, seed=1), patch(6, 6, 11, 9, seed=2)]
+    ours = read_gif(scenario_gif(frames), background=DARK).frames
+    assert ours.shape[1:3] == (H + 2, W + 3)
+    grown = scenario_gif(frames, width=W + 3, height=H + 2)
+    assert_frames_equal(ours, coalesce(grown, DARK, (H + 2, W + 3)))
 
 
 @pytest.mark.parametrize("background_index", [0, TRANSPARENT])
@@ -195,53 +190,30 @@ def test_uncovered_canvas_is_transparent_whatever_the_background_index(backgroun
             background_index=background_index,
             frames=[
                 FrameSpec(
-                    pattern(4, 4, 7, seed=1),
-                    left=4,
-                    top=3,
-                    transparent_index=transparent_index,
-                    disposal=2,
+                    pattern(4, 4, 7, seed=1), 4, 3, transparent_index=transparent_index, disposal=2
                 ),
-                FrameSpec(
-                    pattern(2, 9, 7, seed=2), left=0, top=0, transparent_index=transparent_index
-                ),
+                FrameSpec(pattern(2, 9, 7, seed=2), transparent_index=transparent_index),
             ],
         )
 
-    ours = read_gif(gif(None), background=(12, 34, 56)).frames
-    assert_frames_equal(ours, coalesce(gif(7), (12, 34, 56), (H, W)))
-    assert not np.array_equal(ours, coalesce(gif(None), (12, 34, 56), (H, W)))
+    ours = read_gif(gif(None), background=DARK).frames
+    assert_frames_equal(ours, coalesce(gif(7), DARK, (H, W)))
+    assert not np.array_equal(ours, coalesce(gif(None), DARK, (H, W)))
 
 
 def test_lzw_stream_ending_early_keeps_the_pixels_it_did_not_reach():
     # A frame whose LZW data ends (with its end code) before the rectangle is full: browsers
     # draw the decoded pixels and leave the rest of the canvas as it was; ImageMagick rejects
-    # the file as corrupt. Reference: ImageMagick on the frames drawn separately.
-    full = pattern(H, W, 8, seed=2)
-    data = build_gif(
-        width=W,
-        height=H,
-        global_palette=PALETTE,
-        frames=[FrameSpec(pattern(H, W, 8, seed=1)), FrameSpec(full, n_pixels=50)],
-    )
-    assert (
-        subprocess.run([_convert(), "gif:-", "null:"], input=data, capture_output=True).returncode
-        != 0
-    )
-    ours = read_gif(data).frames
-    first = coalesce(
-        build_gif(
-            width=W, height=H, global_palette=PALETTE, frames=[FrameSpec(pattern(H, W, 8, seed=1))]
-        ),
-        (255, 255, 255),
-        (H, W),
-    )[0]
-    second = coalesce(
-        build_gif(width=W, height=H, global_palette=PALETTE, frames=[FrameSpec(full)]),
-        (255, 255, 255),
-        (H, W),
-    )[0]
-    reached = np.arange(H * W).reshape(H, W) < 50
-    assert_frames_equal(ours, np.stack([first, np.where(reached[..., None], second, first)]))
+    # the file as corrupt. Reference: ImageMagick on the two frames drawn separately.
+    first, second = FrameSpec(pattern(H, W, 8, seed=1)), FrameSpec(pattern(H, W, 8, seed=2))
+    data = scenario_gif([first, FrameSpec(second.indices, n_pixels=50)])
+    rejected = subprocess.run([_convert(), "gif:-", "null:"], input=data, capture_output=True)
+    assert rejected.returncode != 0
+    before = coalesce(scenario_gif([first]), DARK, (H, W))[0]
+    after = coalesce(scenario_gif([second]), DARK, (H, W))[0]
+    reached = (np.arange(H * W) < 50).reshape(H, W, 1)
+    expected = np.stack([before, np.where(reached, after, before)])
+    assert_frames_equal(read_gif(data, background=DARK).frames, expected)
 
 
 # ---- Real GIFs: every file of noto-emoji-7 ---------------------------------------------------
