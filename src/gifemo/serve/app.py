@@ -225,8 +225,11 @@ async def _download(url: str, settings: ServeSettings, deadline: float) -> Predi
     except TimeoutError:
         raise timed_out from None
     except FetchError as error:
+        # fetch_url reports every failure as FetchError; its reason tells the limits apart.
         if "timed out" in error.reason:
             raise timed_out from None
+        if "exceeds the limit" in error.reason:
+            raise ApiError(413, "upload_too_large", str(error)) from None
         raise
     return PredictInput(name=url, data=fetched.content)
 

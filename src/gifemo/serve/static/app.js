@@ -38,6 +38,7 @@
     box.append(document.createTextNode(message));
     box.dataset.code = code || "";
     box.hidden = false;
+    $("results").hidden = true;
     setState("error");
   }
 
@@ -79,7 +80,7 @@
       row.dataset.value = String(value);
       row.querySelector(".bar-fill").style.width = (100 * value).toFixed(2) + "%";
       row.querySelector(".bar-value").textContent = percent(value);
-      row.classList.toggle("top", row.dataset.label === topLabel);
+      row.classList.toggle("is-top", row.dataset.label === topLabel);
     }
   }
 
@@ -111,13 +112,18 @@
     const x0 = clips[0].start_s;
     const x1 = Math.max(clips[clips.length - 1].end_s, x0 + 1e-3);
     const sx = (x) => L + ((x - x0) / (x1 - x0)) * (W - L - R);
-    const sy = (y) => T + (1 - y) * (H - T - B);
+    // The y axis ends at a round value above the largest intensity, so that close values of an
+    // uncertain model stay apart; a confident one gets the full 0-100% scale.
+    const top = Math.max(...clips.flatMap((c) => prediction.labels.map((l) => c.intensities[l])));
+    const yStep = niceStep(Math.min(1, top * 1.1), 4);
+    const y1 = Math.min(1, Math.ceil((top * 1.05) / yStep) * yStep);
+    const sy = (y) => T + (1 - y / y1) * (H - T - B);
     const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "emotion timeline" });
 
-    for (const y of [0, 0.25, 0.5, 0.75, 1]) {
+    for (let y = 0; y <= y1 + 1e-9; y += yStep) {
       chart.append(svg("line", { class: "grid", x1: L, x2: W - R, y1: sy(y), y2: sy(y) }));
       const tick = svg("text", { x: L - 6, y: sy(y) + 4, "text-anchor": "end" });
-      tick.textContent = Math.round(100 * y) + "%";
+      tick.textContent = +(100 * y).toFixed(1) + "%";
       chart.append(tick);
     }
     const step = niceStep(x1 - x0, 8);
@@ -138,7 +144,7 @@
         .map(([x, y], i) => (i ? "L" : "M") + sx(x).toFixed(1) + " " + sy(y).toFixed(1))
         .join(" ");
       const path = svg("path", { class: "series", d, stroke: state.colors[label] || "#888", "data-label": label });
-      if (label === prediction.top_label) path.classList.add("top");
+      if (label === prediction.top_label) path.classList.add("is-top");
       chart.append(path);
     }
     const cursor = svg("line", { class: "cursor", y1: T, y2: H - B, visibility: "hidden" });
