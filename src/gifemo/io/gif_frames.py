@@ -84,15 +84,10 @@ class GifCompositor:
         self._pending: tuple[int, tuple[slice, slice], np.ndarray | None] | None = None
 
     def _clip(self, record: GifFrameRecord) -> tuple[slice, slice]:
-        y0, y1 = (
-            min(record.top, self.layout.height),
-            min(record.top + record.height, self.layout.height),
-        )
-        x0, x1 = (
-            min(record.left, self.layout.width),
-            min(record.left + record.width, self.layout.width),
-        )
-        return slice(y0, y1), slice(x0, x1)
+        height, width = self.layout.height, self.layout.width
+        rows = slice(min(record.top, height), min(record.top + record.height, height))
+        cols = slice(min(record.left, width), min(record.left + record.width, width))
+        return rows, cols
 
     def draw(self, record: GifFrameRecord, name: str) -> np.ndarray:
         """Dispose the previous frame, draw ``record``; return the canvas (a view: copy to keep)."""
