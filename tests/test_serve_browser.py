@@ -1,0 +1,96 @@
+"""End to end: ``gifemo serve``'s page in headless Chromium, against uvicorn on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+from serve_helpers import gif_bytes, live_server
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path(os.environ.get("GIFEMO_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+NOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "noto-emoji-7"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.is_file():
+        pytest.skip(f"Chromium not found at {CHROMIUM} (Debian package 'chromium'; .ci/run installs it)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the 'playwright' package is not installed")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def server():
+    with live_server() as url:
+        yield url
+
+
+@pytest.fixture
+def page(browser, server):
+    page = browser.new_page(viewport={"width": 1200, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(server + "/")
+    page.wait_for_selector("#bars .bar[data-label]", state="attached")
+    yield page
+    page.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+def a_gif(tmp_path: Path) -> Path:
+    """A real animated emoji when the shared data is there, else a generated GIF."""
+    real = sorted((NOTO / "happiness").glob("*.gif")) if NOTO.is_dir() else []
+    if real:
+        return real[0]
+    path = tmp_path / "generated.gif"
+    path.write_bytes(gif_bytes(12, size=(96, 80)))
+    return path
+
+
+def test_upload_shows_the_gif_bars_and_timeline(page, server, tmp_path):
+    gif = a_gif(tmp_path)
+    labels = httpx.get(server + "/v1/labels").json()["labels"]
+    assert page.eval_on_selector_all("#bars .bar", "rows => rows.map(r => r.dataset.label)") == labels
+
+    page.set_input_files("#file-input", str(gif))
+    page.wait_for_selector("body[data-state=ready]", timeout=60_000)
+
+    rows = page.eval_on_selector_all(
+        "#bars .bar",
+        "rows => rows.map(r => [r.dataset.label, r.dataset.value, r.querySelector('.bar-value').textContent])",
+    )
+    with gif.open("rb") as handle:
+        expected = httpx.post(server + "/v1/predict", files={"file": (gif.name, handle, "image/gif")}, timeout=60)
+    assert expected.status_code == 200, expected.text
+    intensities = expected.json()["intensities"]
+    assert [label for label, _, _ in rows] == labels
+    for label, value, text in rows:
+        assert float(value) == pytest.approx(intensities[label], abs=1e-6)
+        assert text == f"{100 * float(value):.1f}%"
+    assert sum(float(value) for _, value, _ in rows) == pytest.approx(1.0, abs=1e-5)
+    top = page.eval_on_selector("#bars .bar.is-top", "r => r.dataset.label")
+    assert top == expected.json()["top_label"]
+
+    # The GIF plays from an object URL and has loaded.
+    src, width = page.eval_on_selector("#preview", "img => [img.src, img.naturalWidth]")
+    assert src.startswith("blob:") and width > 0
+    # One timeline line and one legend entry per emotion.
+    assert page.eval_on_selector_all("#timeline path.series", "p => p.map(x => x.dataset.label)") == labels
+    assert page.eval_on_selector_all("#legend .legend-item", "items => items.length") == len(labels)
+    assert page.is_hidden("#error")
+
+
+def test_a_file_that_is_not_a_gif_shows_the_servers_error(page):
+    page.set_input_files("#file-input", {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"})
+    page.wait_for_selector("body[data-state=error]", timeout=30_000)
+    assert page.get_attribute("#error", "data-code") == "not_an_image"
+    assert "notes.txt" in page.inner_text("#error")
+    assert page.is_hidden("#results")
