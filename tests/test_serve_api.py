@@ -177,14 +177,26 @@ def test_oversize_upload_is_413():
         assert_error(raw, 413, "upload_too_large")
 
 
-def call_asgi(app, headers: list[tuple[bytes, bytes]], chunks: list[bytes]) -> tuple[int, int]:
-    """POST ``chunks`` to /v1/predict at the ASGI level: ``(status, chunks the app read)``."""
+async def asgi_post(app, headers: list[tuple[bytes, bytes]], receive) -> int:
+    """POST to /v1/predict at the ASGI level, with the given ``receive``; the answer's status."""
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
         "path": "/v1/predict", "raw_path": b"/v1/predict", "root_path": "", "query_string": b"",
         "headers": headers, "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
     }
-    reads, statuses = [], []
+    statuses = []
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    await app(scope, receive, send)
+    return statuses[0]
+
+
+def call_asgi(app, headers: list[tuple[bytes, bytes]], chunks: list[bytes]) -> tuple[int, int]:
+    """POST ``chunks`` (then a disconnect): ``(status, chunks the app read)``."""
+    reads = []
 
     async def receive():
         if len(reads) == len(chunks):
@@ -192,12 +204,7 @@ def call_asgi(app, headers: list[tuple[bytes, bytes]], chunks: list[bytes]) -> t
         reads.append(1)
         return {"type": "http.request", "body": chunks[len(reads) - 1], "more_body": len(reads) < len(chunks)}
 
-    async def send(message):
-        if message["type"] == "http.response.start":
-            statuses.append(message["status"])
-
-    asyncio.run(app(scope, receive, send))
-    return statuses[0], len(reads)
+    return asyncio.run(asgi_post(app, headers, receive)), len(reads)
 
 
 def test_oversize_body_without_content_length_is_cut_off_while_streaming():
@@ -308,6 +315,51 @@ def test_server_stays_responsive_while_workers_are_busy():
             for t in threads:
                 t.join(timeout=30)
     assert sorted(results) == [200, 200, 200]
+
+
+def test_a_client_that_disconnects_gives_its_queued_slot_back():
+    gate = threading.Event()
+    app = create_app(
+        Predictor(GatedBackend(tiny_predictor().backend, gate)), settings=ServeSettings(workers=1, max_queue=1)
+    )
+    pool, headers = app.state.pool, [(b"content-type", b"image/gif")]
+
+    def client(leave: asyncio.Event):
+        sent = []
+
+        async def receive():
+            if not sent:
+                sent.append(1)
+                return {"type": "http.request", "body": gif_bytes(4), "more_body": False}
+            await leave.wait()
+            return {"type": "http.disconnect"}
+
+        return receive
+
+    async def until(condition):
+        for _ in range(1000):
+            if condition():
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError("condition not reached")
+
+    async def scenario():
+        stays, leaves = asyncio.Event(), asyncio.Event()
+        first = asyncio.create_task(asgi_post(app, headers, client(stays)))
+        await until(lambda: pool.running == 1)  # holds the only worker, at the gate
+        second = asyncio.create_task(asgi_post(app, headers, client(leaves)))
+        await until(lambda: pool.taken == 2)  # waits for the worker
+        leaves.set()
+        assert await second == 499
+        assert (pool.taken, pool.running) == (1, 1)  # its job was dropped without running
+        gate.set()
+        assert await first == 200
+        assert pool.taken == 0
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        gate.set()
 
 
 # -- the other routes --------------------------------------------------------------------------

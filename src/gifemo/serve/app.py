@@ -5,16 +5,13 @@
 >>> app = create_app(gifemo.load("runs/paper"), settings=ServeSettings(workers=2))  # doctest: +SKIP
 >>> # uvicorn.run(app, host="127.0.0.1", port=8000)
 
-The model is loaded once (by the caller) and shared by every request. Each prediction request
-takes a slot of a :class:`~gifemo.serve.pool.WorkerPool` before reading its body, so the work in
-progress (uploads held in memory, downloads, decodes, forward passes) is bounded; a request that
-finds no free slot gets 503 at once. The request deadline (``request_timeout_s``) runs from the
-moment the request reaches the endpoint.
+The model is loaded once (by the caller) and shared by every request; how one prediction
+request is handled (slot, body, download, worker thread, deadline) is
+:class:`~gifemo.serve.service.PredictService`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import logging
 import os
@@ -30,19 +27,13 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gifemo import __version__
-from gifemo.inference import NamedBytes, Prediction, Predictor
-from gifemo.inference.fetch import FetchError, fetch_url
+from gifemo.inference import Predictor
 from gifemo.inference.timeline import label_colors
-from gifemo.serve.errors import INPUT_EXCEPTIONS, ApiError, error_response, input_error
-from gifemo.serve.pool import PoolBusy, Slot, WorkerPool
+from gifemo.serve.errors import ApiError, error_response
+from gifemo.serve.pool import WorkerPool
+from gifemo.serve.service import PredictService
 from gifemo.serve.settings import ServeSettings
-from gifemo.serve.uploads import (
-    FILE_FIELD,
-    UNNAMED,
-    BodyLimitMiddleware,
-    PredictInput,
-    read_predict_input,
-)
+from gifemo.serve.uploads import FILE_FIELD, BodyLimitMiddleware
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -125,28 +116,13 @@ def create_app(model: Predictor | str | os.PathLike, *, settings: ServeSettings 
     _add_error_handlers(app)
     labels_doc = _labels_document(predictor)
 
+    service = PredictService(predictor, settings, pool)
+
     @app.post("/v1/predict", openapi_extra=_PREDICT_BODY_DOC, responses=_ERRORS_DOC, tags=["predict"])
     async def predict(request: Request) -> dict[str, Any]:
         """Predict the emotions of one GIF: upload it (multipart field `file`, or the raw image
         body) or give its URL as JSON `{"url": ...}`. Returns the JSON of `gifemo predict`."""
-        deadline = asyncio.get_running_loop().time() + settings.request_timeout_s
-        source = PredictInput(name=UNNAMED)
-        try:
-            with pool.slot() as slot:
-                source = await _receive(request, settings, deadline)
-                if source.url is not None:
-                    source = await _download(source.url, settings, deadline)
-                prediction = await _predict(pool, slot, predictor, source, settings, deadline)
-        except PoolBusy:
-            raise ApiError(
-                503,
-                "busy",
-                f"the server is busy ({settings.capacity} requests in progress); retry shortly",
-                headers={"Retry-After": str(settings.retry_after_s)},
-            ) from None
-        except INPUT_EXCEPTIONS as error:
-            raise input_error(error, source.name) from None
-        return prediction.to_dict()
+        return (await service.predict(request)).to_dict()
 
     @app.get("/v1/labels", tags=["model"])
     async def labels() -> dict[str, Any]:
@@ -193,56 +169,6 @@ def _labels_document(predictor: Predictor) -> dict[str, Any]:
         "colors": {label: "#{:02x}{:02x}{:02x}".format(*rgb) for label, rgb in colors.items()},
         "model": predictor.info.to_dict(),
     }
-
-
-def _remaining(deadline: float) -> float:
-    return max(deadline - asyncio.get_running_loop().time(), 0.0)
-
-
-async def _receive(request: Request, settings: ServeSettings, deadline: float) -> PredictInput:
-    try:
-        async with asyncio.timeout_at(deadline):
-            return await read_predict_input(request, max_upload_bytes=settings.max_upload_bytes)
-    except TimeoutError:
-        raise ApiError(
-            408, "upload_timeout", f"the request body did not arrive within {settings.request_timeout_s:g} s"
-        ) from None
-
-
-async def _download(url: str, settings: ServeSettings, deadline: float) -> PredictInput:
-    """Fetch ``url`` in a thread under :func:`gifemo.inference.fetch.fetch_url`'s address guard."""
-    timed_out = ApiError(504, "timeout", f"{url}: not downloaded within {settings.request_timeout_s:g} s")
-    try:
-        # timeout_at as well: name resolution has no timeout of its own.
-        async with asyncio.timeout_at(deadline):
-            fetched = await asyncio.to_thread(
-                fetch_url,
-                url,
-                allow_private=settings.allow_private,
-                max_bytes=settings.max_upload_bytes,
-                timeout_s=max(_remaining(deadline), 1e-3),
-            )
-    except TimeoutError:
-        raise timed_out from None
-    except FetchError as error:
-        # fetch_url reports every failure as FetchError; its reason tells the limits apart.
-        if "timed out" in error.reason:
-            raise timed_out from None
-        if "exceeds the limit" in error.reason:
-            raise ApiError(413, "upload_too_large", str(error)) from None
-        raise
-    return PredictInput(name=url, data=fetched.content)
-
-
-async def _predict(
-    pool: WorkerPool, slot: Slot, predictor: Predictor, source: PredictInput, settings: ServeSettings, deadline: float
-) -> Prediction:
-    try:
-        return await pool.run(slot, predictor.predict, NamedBytes(source.name, source.data), timeout=_remaining(deadline))
-    except TimeoutError:
-        raise ApiError(
-            504, "timeout", f"{source.name}: no prediction within {settings.request_timeout_s:g} s"
-        ) from None
 
 
 def _add_error_handlers(app: FastAPI) -> None:
