@@ -94,7 +94,7 @@ def sample_identity(rng: np.random.Generator) -> Identity:
         lo = int(i)
         skin = _SKIN_TONES[lo] + (i - lo) * (_SKIN_TONES[min(lo + 1, len(_SKIN_TONES) - 1)] - _SKIN_TONES[lo])
     hair = _HAIR_COLOURS[rng.integers(len(_HAIR_COLOURS))] * rng.uniform(0.85, 1.15)
-    eye_w = rng.uniform(0.16, 0.21)
+    eye_w = rng.uniform(0.17, 0.22)
     lip_base = skin * np.array([0.85, 0.55, 0.55]) + rng.uniform(0, 60) * np.array([1.0, 0.1, 0.15])
     glasses = GLASSES[rng.choice(3, p=[0.72, 0.16, 0.12])]
     return Identity(
@@ -107,21 +107,21 @@ def sample_identity(rng: np.random.Generator) -> Identity:
         eye_dx=rng.uniform(0.36, 0.44),
         eye_y=rng.uniform(-0.1, 0.0),
         eye_w=eye_w,
-        eye_up=rng.uniform(0.07, 0.1),
+        eye_up=rng.uniform(0.075, 0.1),
         eye_lo=rng.uniform(0.04, 0.06),
         eye_tilt=rng.uniform(-0.015, 0.03),
         iris_r=min(rng.uniform(0.075, 0.095), 0.55 * eye_w),
         iris=_rgb(_IRIS_COLOURS[rng.integers(len(_IRIS_COLOURS))]),
         brow_gap=rng.uniform(0.15, 0.2),
-        brow_thick=rng.uniform(0.04, 0.07),
+        brow_thick=rng.uniform(0.045, 0.075),
         brow_arch=rng.uniform(0.01, 0.045),
         brow=_rgb(hair * 0.8),
         nose_y=rng.uniform(0.24, 0.34),
         nose_w=rng.uniform(0.08, 0.12),
         mouth_y=rng.uniform(0.54, 0.62),
-        mouth_w=rng.uniform(0.25, 0.32),
-        lip_up=rng.uniform(0.03, 0.05),
-        lip_lo=rng.uniform(0.04, 0.07),
+        mouth_w=rng.uniform(0.28, 0.36),
+        lip_up=rng.uniform(0.035, 0.055),
+        lip_lo=rng.uniform(0.045, 0.075),
         lips=_rgb(lip_base),
         hair_style=HAIR_STYLES[rng.choice(len(HAIR_STYLES), p=[0.08, 0.3, 0.24, 0.1, 0.12, 0.16])],
         hair=_rgb(hair),
@@ -240,13 +240,13 @@ def _brow(lm, ident: Identity, c, side: str, s: float) -> None:
     lower, inner_up, outer_up = c["brow_lower"], c["brow_inner_raise"], c["brow_outer_raise"]
     inner = (
         s * (ident.eye_dx - ident.eye_w * 0.9 - 0.05 * c["brow_squeeze"]),
-        top + 0.1 * lower - 0.12 * inner_up,
+        top + 0.12 * lower - 0.15 * inner_up,
     )
     mid = (
         s * (ident.eye_dx + 0.01),
-        top - ident.brow_arch * 2 + 0.05 * lower - 0.05 * inner_up - 0.08 * outer_up,
+        top - ident.brow_arch * 2 + 0.06 * lower - 0.06 * inner_up - 0.1 * outer_up,
     )
-    outer = (s * (ident.eye_dx + ident.eye_w * 1.25), top + 0.035 + 0.02 * lower - 0.1 * outer_up)
+    outer = (s * (ident.eye_dx + ident.eye_w * 1.25), top + 0.035 + 0.02 * lower - 0.13 * outer_up)
     lm[f"brow_{side}"] = _curve(inner, mid, outer, 7)
 
 
@@ -273,15 +273,15 @@ def _mouth(lm, ident: Identity, c) -> None:
     stretch, tight, jaw, speech = c["lip_stretch"], c["lip_tighten"], c["jaw_drop"], c["speech"]
     width = ident.mouth_w * (1 + 0.2 * out + 0.3 * stretch - 0.28 * tight + 0.04 * speech - 0.2 * jaw)
     gap = (
-        0.2 * jaw
+        0.24 * jaw
         + 0.06 * speech
         + 0.05 * c["lower_lip_down"]
-        + 0.06 * max(0.0, up - 0.55)
+        + 0.1 * max(0.0, up - 0.45)
         + 0.025 * stretch
         + 0.02 * c["upper_lip_raise"]
     )
     centre = ident.mouth_y - 0.035 * c["upper_lip_raise"] - 0.012 * up
-    corner = ident.mouth_y - 0.1 * up + 0.085 * down + 0.015 * stretch + 0.25 * gap
+    corner = ident.mouth_y - 0.13 * up + 0.11 * down + 0.015 * stretch + 0.25 * gap
     x = _LIP_U * width
     upper_inner = corner + (centre - corner) * (1 - _LIP_ABS**2)
     squareness = 2 + 3 * c["lower_lip_down"] + 3 * stretch

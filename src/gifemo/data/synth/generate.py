@@ -52,9 +52,9 @@ class SynthGif:
 def make_gif(label: str, seed: int, *, size: int = 128, difficulty: float = DEFAULT_DIFFICULTY) -> SynthGif:
     """Render and encode one GIF in memory (the dataset writes exactly these bytes)."""
     spec = sample_spec(label, seed, size=size, difficulty=difficulty)
-    data, encoding = encode(spec, render_frames(spec))
-    assert data is not None
-    return SynthGif(spec, data, encoding)
+    buf = io.BytesIO()
+    encoding = encode(spec, render_frames(spec), buf)
+    return SynthGif(spec, buf.getvalue(), encoding)
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def _run(task: _Task) -> tuple[_Task, dict | None, str | None]:
     rel = f"{task.label}/{gif_name(task.label, task.index)}"
     try:
         spec = sample_spec(task.label, task.seed, size=task.size, difficulty=task.difficulty)
-        encode(spec, render_frames(spec), dest=Path(task.out_dir) / rel)
+        encode(spec, render_frames(spec), Path(task.out_dir) / rel)
     except Exception as error:  # noqa: BLE001 - reported per file at the end
         return task, None, f"{rel}: {type(error).__name__}: {error}"
     row = {"path": rel, "label": task.label, "frames": spec.n_frames, "seed": task.seed,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import io
+import os
+from typing import BinaryIO
 
 import numpy as np
 from PIL import ImageDraw
@@ -147,10 +148,6 @@ def _second_face(spec: GifSpec, canvas: int):
     return ident, c, at
 
 
-def encode(spec: GifSpec, frames: np.ndarray, dest=None) -> tuple[bytes | None, GifEncoding]:
-    """Encode ``frames`` with the spec's encoder settings, to ``dest`` (path) or to bytes."""
-    if dest is not None:
-        return None, write_gif(dest, frames, spec.delays_ms, **spec.encoder)
-    buf = io.BytesIO()
-    encoding = write_gif(buf, frames, spec.delays_ms, **spec.encoder)
-    return buf.getvalue(), encoding
+def encode(spec: GifSpec, frames: np.ndarray, dest: str | os.PathLike | BinaryIO) -> GifEncoding:
+    """Write ``frames`` as a GIF with the spec's delays and encoder settings."""
+    return write_gif(dest, frames, spec.delays_ms, **spec.encoder)

@@ -84,7 +84,7 @@ class GifSpec:
                 "apex_frames": int((env(t) > 0.8).sum()),
                 "delays_ms": sorted(set(self.delays_ms)),
                 "identity": self.identity.summary(),
-                "gesture": self.gesture,
+                "gesture": {k: v for k, v in self.gesture.items() if v},
                 "motion": self.motion,
                 "speech": self.speech,
                 "blink_rate": self.blink_rate,
