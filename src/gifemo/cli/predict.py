@@ -13,7 +13,6 @@ import re
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -103,10 +102,10 @@ def predict_command(
         ..., metavar="INPUT...", help="GIF files, folders (searched recursively), '-' for stdin, or http(s) URLs."
     ),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table, json (one object per line) or csv."),
-    timeline: Optional[Path] = typer.Option(
+    timeline: Path | None = typer.Option(
         None, "--timeline", metavar="PNG", help="Plot the emotion timeline (several inputs: one PNG each, suffixed)."
     ),
-    annotate: Optional[Path] = typer.Option(
+    annotate: Path | None = typer.Option(
         None, "--annotate", metavar="GIF", help="Write the GIF with the current clip's bar chart beside each frame."
     ),
     per_clip: bool = typer.Option(False, "--clips", help="table/csv: one row per clip instead of per GIF."),
@@ -114,9 +113,9 @@ def predict_command(
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N."),
     precision: Precision = typer.Option(Precision.fp32, "--precision", help="32, or bf16 autocast (torch backend)."),
     channels_last: bool = typer.Option(False, "--channels-last", help="Channels-last weights (torch backend)."),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Intra-op threads (torch and onnxruntime)."),
+    threads: int | None = typer.Option(None, "--threads", min=1, help="Intra-op threads (torch and onnxruntime)."),
     workers: int = typer.Option(1, "--workers", min=0, help="Threads decoding GIFs ahead of the model (0: inline)."),
-    max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Refuse GIFs with more frames."),
+    max_frames: int | None = typer.Option(None, "--max-frames", min=1, help="Refuse GIFs with more frames."),
     lenient: bool = typer.Option(False, "--lenient", help="Predict damaged GIFs from their complete frames."),
     allow_private: bool = typer.Option(
         False, "--allow-private", help="Let URL inputs reach loopback and private-network addresses."
@@ -127,7 +126,13 @@ def predict_command(
     """Predict the seven emotion intensities (and their timeline over clips) of each INPUT."""
     from rich.console import Console
     from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     from gifemo.inference import expand_inputs, load
 
@@ -217,7 +222,7 @@ def predict_command(
 def export_command(
     run: Path = typer.Argument(..., metavar="RUN_DIR", help="Run directory or .ckpt checkpoint to export."),
     onnx: Path = typer.Option(..., "--onnx", metavar="FILE", help="The .onnx file to write."),
-    opset: Optional[int] = typer.Option(None, "--opset", min=7, help="ONNX opset (default: the exporter's choice)."),
+    opset: int | None = typer.Option(None, "--opset", min=7, help="ONNX opset (default: the exporter's choice)."),
     external_data: bool = typer.Option(
         False, "--external-data", help="Weights in FILE.data beside FILE (keep the two together)."
     ),

@@ -62,6 +62,9 @@ class TorchBackend:
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
         precision: ``"32"`` or ``"bf16"`` (bfloat16 autocast; probabilities stay float32).
         channels_last: convert the weights to the model's channels-last memory format.
+
+    The backend owns ``trained.model``: moving it to ``device`` and converting its memory format
+    happen in place (pass a copy to keep the original as it is).
     """
 
     def __init__(self, trained, *, device: str = "cpu", precision: str = "32", channels_last: bool = False):

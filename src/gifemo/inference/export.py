@@ -16,6 +16,7 @@ by default; ``external_data=True`` writes them to ``<file>.onnx.data`` beside it
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import os
 import shutil
@@ -26,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from torch import nn
 
 from gifemo.inference.backends import onnx_metadata, training_seed
 from gifemo.inference.module import INPUT_NAME, OUTPUT_NAMES
@@ -69,8 +72,6 @@ def export_onnx(
     The files are written in a temporary folder beside ``dest`` and moved into place at the end:
     a failed export leaves any previous one untouched.
     """
-    import torch
-
     from gifemo.inference.module import FramesToProbabilities
 
     if isinstance(model, (str, os.PathLike)):
@@ -81,11 +82,12 @@ def export_onnx(
     dest = Path(dest)
     preprocess = trained.preprocess
     module = FramesToProbabilities(trained.model, preprocess).eval()
+    exportable = FramesToProbabilities(exportable_copy(trained.model), preprocess).eval()
     shape = (preprocess.clip_len, preprocess.size, preprocess.size, 3)
     generator = torch.Generator().manual_seed(0)
     example = torch.randint(0, 256, (2, *shape), dtype=torch.uint8, generator=generator)
 
-    program = _export(module, example, opset)
+    program = _export(exportable, example, opset)
     graph_opset = int(program.model.opset_imports.get("", opset or 0))
     metadata = onnx_metadata(
         labels=tuple(trained.labels),
@@ -130,9 +132,45 @@ def export_onnx(
     )
 
 
-def _export(module, example, opset: int | None):
-    import torch
+class StaticAdaptiveMaxPool(nn.Module):
+    """``nn.AdaptiveMaxPool{1,2,3}d`` as slices and ``amax``: same numbers, any input size.
 
+    The ONNX exporter only converts an adaptive max pool whose input size is a multiple of its
+    output size; C3D's pool5 (to ``1 x 4 x 4``) at 32, 112 or 224 px is not. The windows of an
+    adaptive pool are ``[floor(i * n / o), ceil((i + 1) * n / o))`` along each axis independently,
+    so pooling one axis after the other gives exactly the same maxima. Sizes are read from the
+    tensor at trace time, where everything but the batch axis is static.
+    """
+
+    def __init__(self, pool: nn.Module) -> None:
+        super().__init__()
+        self.ndim = int(type(pool).__name__[-2])
+        size = pool.output_size
+        self.output_size = tuple(size) if isinstance(size, (tuple, list)) else (size,) * self.ndim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for axis, out in zip(range(x.dim() - self.ndim, x.dim()), self.output_size):
+            n = x.shape[axis]
+            if out is None or out == n:
+                continue
+            windows = [((i * n) // out, -((-(i + 1) * n) // out)) for i in range(out)]
+            x = torch.cat([x.narrow(axis, a, b - a).amax(dim=axis, keepdim=True) for a, b in windows], dim=axis)
+        return x
+
+
+def exportable_copy(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` whose adaptive max pools are :class:`StaticAdaptiveMaxPool` (same outputs)."""
+    model = copy.deepcopy(model)
+    for name, child in list(model.named_modules()):
+        if isinstance(child, (nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d)):
+            if child.return_indices:
+                continue
+            parent_name, _, attr = name.rpartition(".")
+            setattr(model.get_submodule(parent_name) if parent_name else model, attr, StaticAdaptiveMaxPool(child))
+    return model
+
+
+def _export(module, example, opset: int | None):
     batch = torch.export.Dim("batch", min=1)
     log = io.StringIO()
     try:
@@ -157,7 +195,6 @@ def _export(module, example, opset: int | None):
 def _compare(module, onnx_path: Path, frames) -> float:
     """Max |probability difference| between eager torch and onnxruntime on ``frames``."""
     import onnxruntime as ort
-    import torch
 
     with torch.inference_mode():
         expected = module(frames)[0].numpy()

@@ -14,6 +14,15 @@ from typing import Any
 SCHEMA_VERSION = 1
 
 
+class _JsonMixin:
+    def to_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def to_json(self, *, indent: int | None = None) -> str:
+        """:meth:`to_dict` as JSON text (one line unless ``indent``)."""
+        return json.dumps(self.to_dict(), indent=indent)
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     """Which model made a prediction, and how it ran."""
@@ -67,7 +76,7 @@ class ClipPrediction:
 
 
 @dataclass(frozen=True)
-class Prediction:
+class Prediction(_JsonMixin):
     """The emotions of one GIF.
 
     ``intensities`` maps each label (in the model's label order) to a probability; they sum to 1.
@@ -109,9 +118,6 @@ class Prediction:
             "model": self.model.to_dict(),
         }
 
-    def to_json(self, *, indent: int | None = None) -> str:
-        return json.dumps(self.to_dict(), indent=indent)
-
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Prediction:
         """Rebuild a prediction from :meth:`to_dict`'s output (e.g. a service's JSON reply)."""
@@ -137,7 +143,7 @@ class Prediction:
 
 
 @dataclass(frozen=True)
-class PredictionFailure:
+class PredictionFailure(_JsonMixin):
     """An input that could not be predicted: which one, and why."""
 
     source: str
@@ -160,9 +166,6 @@ class PredictionFailure:
             "error": self.error,
             "error_type": self.error_type,
         }
-
-    def to_json(self, *, indent: int | None = None) -> str:
-        return json.dumps(self.to_dict(), indent=indent)
 
 
 PredictionResult = Prediction | PredictionFailure

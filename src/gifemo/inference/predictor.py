@@ -31,7 +31,12 @@ from gifemo.data.clips import gif_seed, make_clips
 from gifemo.inference.backends import Backend, OnnxBackend, TorchBackend
 from gifemo.inference.fetch import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_S, fetch_url, is_url
 from gifemo.inference.inputs import InvalidInput, NamedBytes, source_label
-from gifemo.inference.prediction import ClipPrediction, Prediction, PredictionFailure, PredictionResult
+from gifemo.inference.prediction import (
+    ClipPrediction,
+    Prediction,
+    PredictionFailure,
+    PredictionResult,
+)
 from gifemo.io import DEFAULT_MAX_PIXELS, iter_frames
 from gifemo.preprocess import resize_frame
 
