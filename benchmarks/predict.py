@@ -1,0 +1,148 @@
+"""Prediction speed: eager fp32, channels-last + bf16 autocast, and onnxruntime, on the same GIFs.
+
+For each backend, on the same GIFs in one process:
+
+* **GIFs/s**: ``predict_many`` over all of them (decode + resize + clips + model), batched;
+* **clips/s**: the model alone on the already-decoded clips (batches of ``--batch-size``);
+* **latency p50/p95**: ``predict()`` of one GIF at a time (what a service request sees);
+* **max |dp|**: the largest GIF-level probability difference from eager fp32.
+
+A "decode only" row gives the share of the time spent before the model. The model is the
+paper's ResNet-ConvGRU (untrained weights unless ``--model`` names a run: speed does not depend
+on the weights) at ``--size``. The GIFs default to the 57 noto-emoji-7 GIFs (512 px, 30-116
+frames). The machine and its load are printed with the table: numbers from a shared machine are
+an upper bound on the time a quiet one needs.
+
+    .venv/bin/python benchmarks/predict.py [--model RUN_DIR] [--gifs DIR] [--limit 16] [--size 224]
+        [--threads N] [--batch-size 32] [--device cpu|cuda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+NOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "noto-emoji-7"
+
+
+def untrained_paper_model(size: int):
+    from gifemo.labels import PAPER_EMOTIONS
+    from gifemo.preprocess import PreprocessConfig
+    from gifemo.training.checkpoint import ModelSpec, TrainedModel
+
+    spec = ModelSpec("resnet_convgru", {}, PAPER_EMOTIONS, PreprocessConfig(size=size, clip_len=4))
+    return TrainedModel(
+        model=spec.build().eval(), labels=spec.labels, preprocess=spec.preprocess,
+        model_name=spec.model_name, model_kwargs={}, checkpoint_path=Path("<untrained>"),
+    )
+
+
+def time_backend(name, predictor, gifs, prepared, batch_size, latency_gifs, reference):
+    import numpy as np
+
+    clips = np.concatenate([p.clip_batch for p in prepared])
+    predictor.predict_clips(clips[:batch_size])  # warm-up (allocations, kernel choice, ORT arenas)
+
+    start = time.perf_counter()
+    predictor.predict_clips(clips)
+    model_s = time.perf_counter() - start
+
+    start = time.perf_counter()
+    results = list(predictor.predict_many(gifs, batch_size=batch_size))
+    total_s = time.perf_counter() - start
+
+    latencies = []
+    for gif in gifs[:latency_gifs]:
+        t0 = time.perf_counter()
+        predictor.predict(gif)
+        latencies.append(time.perf_counter() - t0)
+    latencies.sort()
+    p95 = latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))]
+    diff = max(
+        abs(r.intensities[k] - ref.intensities[k]) for r, ref in zip(results, reference or results) for k in r.labels
+    )
+    return {
+        "backend": name,
+        "gifs_per_s": len(gifs) / total_s,
+        "clips_per_s": len(clips) / model_s,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p95_ms": 1000 * p95,
+        "max_diff": diff,
+        "results": results,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--model", type=Path, help="Run dir or .ckpt (default: untrained paper model).")
+    parser.add_argument("--gifs", type=Path, default=NOTO, help="Folder of GIFs (default: noto-emoji-7).")
+    parser.add_argument("--limit", type=int, default=16, help="Use the first N GIFs (sorted by path).")
+    parser.add_argument("--size", type=int, default=224, help="Frame size of the untrained model.")
+    parser.add_argument("--threads", type=int, default=None, help="torch and onnxruntime threads.")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--latency-gifs", type=int, default=8, help="GIFs timed one by one.")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+
+    import onnxruntime
+    import torch
+
+    import gifemo
+    from gifemo.inference.export import export_onnx
+    from gifemo.inference.inputs import find_media_files
+    from gifemo.training.checkpoint import load_trained_model
+    from gifemo.training.hardware import cpu_model
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    threads = torch.get_num_threads()
+    gifs = find_media_files(args.gifs)[: args.limit]
+    if not gifs:
+        raise SystemExit(f"no GIFs under {args.gifs}")
+    trained = load_trained_model(args.model) if args.model else untrained_paper_model(args.size)
+    size = trained.preprocess.size
+
+    options = dict(batch_size=args.batch_size, num_threads=threads, device=args.device)
+    eager = gifemo.load(trained, **options)
+    start = time.perf_counter()
+    prepared = [eager.prepare(g) for g in gifs]
+    decode_s = time.perf_counter() - start
+    n_clips = sum(len(p.clips) for p in prepared)
+    n_frames = sum(len(p.frames) for p in prepared)
+
+    rows = [time_backend("torch eager fp32", eager, gifs, prepared, args.batch_size, args.latency_gifs, None)]
+    reference = rows[0]["results"]
+    # A copy: channels-last conversion and device moves change the model in place.
+    fast = gifemo.load(copy.deepcopy(trained), precision="bf16", channels_last=True, **options)
+    rows.append(time_backend("torch channels_last + bf16", fast, gifs, prepared, args.batch_size, args.latency_gifs, reference))
+    if args.device == "cpu":
+        with tempfile.TemporaryDirectory() as tmp:
+            exported = export_onnx(trained, Path(tmp) / "model.onnx")
+            ort = gifemo.load(exported.path, batch_size=args.batch_size, num_threads=threads)
+            rows.append(time_backend("onnxruntime fp32", ort, gifs, prepared, args.batch_size, args.latency_gifs, reference))
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} logical CPUs, {threads} threads (torch and onnxruntime); "
+          f"load average {load:.2f} at the end")
+    if args.device != "cpu":
+        print(f"device: {torch.cuda.get_device_name(0)}")
+    print(f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}; model {trained.model_name} "
+          f"at {size} px, clip {trained.preprocess.clip_len}, batch {args.batch_size}")
+    print(f"{len(gifs)} GIFs from {args.gifs}: {n_frames} frames, {n_clips} clips; "
+          f"decode + resize only: {len(gifs) / decode_s:.2f} GIFs/s")
+    print()
+    header = f"{'backend':<28} {'GIFs/s':>8} {'clips/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'max |dp|':>9}"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(f"{r['backend']:<28} {r['gifs_per_s']:>8.2f} {r['clips_per_s']:>8.1f} {r['p50_ms']:>8.0f} "
+              f"{r['p95_ms']:>8.0f} {r['max_diff']:>9.1e}")
+
+
+if __name__ == "__main__":
+    main()
