@@ -107,13 +107,17 @@ def serve_untrained(args: argparse.Namespace) -> None:
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
 
 
-async def client(http: httpx.AsyncClient, url: str, name: str, data: bytes, records: list, busy: set) -> None:
+async def client(
+    http: httpx.AsyncClient, url: str, name: str, data: bytes, records: list, busy: set
+) -> None:
     """Post ``data`` in a loop until cancelled; record ``(latency s, outcome)`` of each answer."""
     while True:
         start = time.monotonic()
         busy.add(asyncio.current_task())
         try:
-            response = await http.post(url + "/v1/predict", files={"file": (name, data, "image/gif")})
+            response = await http.post(
+                url + "/v1/predict", files={"file": (name, data, "image/gif")}
+            )
             outcome = response.status_code
             if outcome != 200:
                 outcome = f"{outcome} {response.json().get('error', {}).get('code', '')}".strip()
@@ -126,7 +130,9 @@ async def client(http: httpx.AsyncClient, url: str, name: str, data: bytes, reco
             await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
 
 
-async def run_load(url: str, name: str, data: bytes, clients: int, duration: float, timeout: float) -> dict:
+async def run_load(
+    url: str, name: str, data: bytes, clients: int, duration: float, timeout: float
+) -> dict:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(limits=limits, timeout=timeout) as http:
         warm = await http.post(url + "/v1/predict", files={"file": (name, data, "image/gif")})
@@ -135,7 +141,10 @@ async def run_load(url: str, name: str, data: bytes, clients: int, duration: flo
         records: list = []
         busy: set = set()
         start = time.monotonic()
-        tasks = [asyncio.create_task(client(http, url, name, data, records, busy)) for _ in range(clients)]
+        tasks = [
+            asyncio.create_task(client(http, url, name, data, records, busy))
+            for _ in range(clients)
+        ]
         await asyncio.sleep(duration)
         # Bounded time: answers still pending now are not counted (reported as unfinished).
         unfinished = len(busy)
@@ -155,28 +164,46 @@ async def run_load(url: str, name: str, data: bytes, clients: int, duration: flo
         "ok": int(ok.size),
         "ok_per_s": round(ok.size / wall, 2),
         "latency_ms": {
-            f"p{q}": round(float(np.percentile(ok, q)) * 1000, 1) if ok.size else None for q in (50, 90, 99)
+            f"p{q}": round(float(np.percentile(ok, q)) * 1000, 1) if ok.size else None
+            for q in (50, 90, 99)
         }
         | {"max": round(float(ok.max()) * 1000, 1) if ok.size else None},
         "not_ok": dict(other),
         "server": health,
-        "gif": {"name": name, "bytes": len(data), "n_frames": warm.json()["n_frames"], "n_clips": warm.json()["n_clips"]},
+        "gif": {
+            "name": name,
+            "bytes": len(data),
+            "n_frames": warm.json()["n_frames"],
+            "n_clips": warm.json()["n_clips"],
+        },
         "model": warm.json()["model"],
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", nargs="?", help="run dir, .ckpt or .onnx to serve (or --untrained / --url)")
-    parser.add_argument("--untrained", action="store_true", help="serve resnet_convgru with random weights")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "model", nargs="?", help="run dir, .ckpt or .onnx to serve (or --untrained / --url)"
+    )
+    parser.add_argument(
+        "--untrained", action="store_true", help="serve resnet_convgru with random weights"
+    )
     parser.add_argument("--url", help="target a running server instead of starting one")
     parser.add_argument("--size", type=int, default=112, help="--untrained: input size S")
     parser.add_argument("--workers", type=int, default=2, help="server prediction threads")
-    parser.add_argument("--queue", type=int, default=50, help="server queue (default: room for every client)")
+    parser.add_argument(
+        "--queue", type=int, default=50, help="server queue (default: room for every client)"
+    )
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of load")
-    parser.add_argument("--timeout", type=float, default=120.0, help="client timeout per request (s)")
-    parser.add_argument("--gif", type=Path, help="the GIF to post (default: a generated 24-frame GIF)")
+    parser.add_argument(
+        "--timeout", type=float, default=120.0, help="client timeout per request (s)"
+    )
+    parser.add_argument(
+        "--gif", type=Path, help="the GIF to post (default: a generated 24-frame GIF)"
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument("--serve-untrained", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
@@ -205,16 +232,30 @@ def main() -> None:
                 server.kill()
                 server.wait()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    result["hardware"] = {"cpu": cpu_model(), "cores": cores, "load_avg_1m": round(os.getloadavg()[0], 2)}
+    result["hardware"] = {
+        "cpu": cpu_model(),
+        "cores": cores,
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+    }
     lat = result["latency_ms"]
     model = result["model"]
-    print(f"hardware: {cpu_model()}, {cores} cores (load average {os.getloadavg()[0]:.2f}, clients on the same machine)")
-    print(f"server: {url}, {result['server']['workers']} workers, capacity {result['server']['capacity']}; "
-          f"model {model['name']} {model['size']}px ({model['backend']}, {model['precision']})")
-    print(f"gif: {name}, {len(data)} bytes, {result['gif']['n_frames']} frames, {result['gif']['n_clips']} clips")
-    print(f"load: {args.clients} clients for {result['duration_s']} s: {result['requests']} answers, "
-          f"{result['ok']} ok = {result['ok_per_s']} requests/s ({result['unfinished']} still waiting at the end)")
-    print(f"latency of ok requests: p50 {lat['p50']} ms, p90 {lat['p90']} ms, p99 {lat['p99']} ms, max {lat['max']} ms")
+    print(
+        f"hardware: {cpu_model()}, {cores} cores (load average {os.getloadavg()[0]:.2f}, clients on the same machine)"
+    )
+    print(
+        f"server: {url}, {result['server']['workers']} workers, capacity {result['server']['capacity']}; "
+        f"model {model['name']} {model['size']}px ({model['backend']}, {model['precision']})"
+    )
+    print(
+        f"gif: {name}, {len(data)} bytes, {result['gif']['n_frames']} frames, {result['gif']['n_clips']} clips"
+    )
+    print(
+        f"load: {args.clients} clients for {result['duration_s']} s: {result['requests']} answers, "
+        f"{result['ok']} ok = {result['ok_per_s']} requests/s ({result['unfinished']} still waiting at the end)"
+    )
+    print(
+        f"latency of ok requests: p50 {lat['p50']} ms, p90 {lat['p90']} ms, p99 {lat['p99']} ms, max {lat['max']} ms"
+    )
     print(f"not ok: {result['not_ok'] or 'none'}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")

@@ -32,7 +32,9 @@ def tiny_predictor():
 
     torch.manual_seed(0)
     kwargs = {"hidden_dim": 8, "num_layers": 1, "head_hidden": 16}
-    model = create_model("resnet_convgru", num_classes=len(PAPER_EMOTIONS), clip_len=4, **kwargs).eval()
+    model = create_model(
+        "resnet_convgru", num_classes=len(PAPER_EMOTIONS), clip_len=4, **kwargs
+    ).eval()
     trained = TrainedModel(
         model=model,
         labels=tuple(PAPER_EMOTIONS),
@@ -44,7 +46,9 @@ def tiny_predictor():
     return load(trained, batch_size=8)
 
 
-def gif_bytes(n_frames: int, *, size: tuple[int, int] = (40, 32), seed: int = 0, duration_ms: int = 80) -> bytes:
+def gif_bytes(
+    n_frames: int, *, size: tuple[int, int] = (40, 32), seed: int = 0, duration_ms: int = 80
+) -> bytes:
     """An animated GIF of ``n_frames`` distinct frames (``size`` is width, height)."""
     width, height = size
     rng = np.random.default_rng(seed)
@@ -54,7 +58,9 @@ def gif_bytes(n_frames: int, *, size: tuple[int, int] = (40, 32), seed: int = 0,
         frame[: height // 2, : 1 + (3 * i) % width] = 255  # a moving edge: frames never merge
         frames.append(Image.fromarray(frame))
     out = io.BytesIO()
-    frames[0].save(out, format="GIF", save_all=True, append_images=frames[1:], duration=duration_ms, loop=0)
+    frames[0].save(
+        out, format="GIF", save_all=True, append_images=frames[1:], duration=duration_ms, loop=0
+    )
     return out.getvalue()
 
 

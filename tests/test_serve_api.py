@@ -42,7 +42,9 @@ def assert_same_prediction(got: dict, expected: dict) -> None:
     for got_clip, expected_clip in zip(got["clips"], expected["clips"], strict=True):
         assert got_clip["intensities"] == pytest.approx(expected_clip["intensities"], abs=1e-6)
     strip = {"intensities", "clips", "top_score"}
-    assert {k: v for k, v in got.items() if k not in strip} == {k: v for k, v in expected.items() if k not in strip}
+    assert {k: v for k, v in got.items() if k not in strip} == {
+        k: v for k, v in expected.items() if k not in strip
+    }
     assert [{k: v for k, v in c.items() if k != "intensities"} for c in got["clips"]] == [
         {k: v for k, v in c.items() if k != "intensities"} for c in expected["clips"]
     ]
@@ -68,7 +70,9 @@ def test_raw_image_body_is_accepted(client):
     response = client.post("/v1/predict", content=data, headers={"Content-Type": "image/gif"})
     assert response.status_code == 200, response.text
     assert response.json()["source"] == "<upload>"
-    assert_same_prediction(response.json(), tiny_predictor().predict(NamedBytes("<upload>", data)).to_dict())
+    assert_same_prediction(
+        response.json(), tiny_predictor().predict(NamedBytes("<upload>", data)).to_dict()
+    )
 
 
 class _GifHandler(http.server.BaseHTTPRequestHandler):
@@ -76,7 +80,7 @@ class _GifHandler(http.server.BaseHTTPRequestHandler):
         self.payload = payload
         super().__init__(*args, **kwargs)
 
-    def do_GET(self):  # noqa: N802 (the http.server API)
+    def do_GET(self):
         self.send_response(200)
         self.send_header("Content-Type", "image/gif")
         self.send_header("Content-Length", str(len(self.payload)))
@@ -91,7 +95,9 @@ class _GifHandler(http.server.BaseHTTPRequestHandler):
 def gif_server():
     """A local HTTP server answering every GET with the same GIF; yields (url, gif bytes)."""
     data = gif_bytes(6, seed=7)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_GifHandler, payload=data))
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_GifHandler, payload=data)
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/cat.gif", data
@@ -105,16 +111,24 @@ def test_url_is_fetched_when_private_addresses_are_allowed(gif_server):
         response = c.post("/v1/predict", json={"url": url})
     assert response.status_code == 200, response.text
     assert response.json()["source"] == url
-    assert_same_prediction(response.json(), tiny_predictor().predict(NamedBytes(url, data)).to_dict())
+    assert_same_prediction(
+        response.json(), tiny_predictor().predict(NamedBytes(url, data)).to_dict()
+    )
 
 
 @pytest.mark.parametrize(
     "url",
-    ["http://127.0.0.1:{port}/cat.gif", "http://localhost:{port}/cat.gif", "http://169.254.169.254/latest/meta-data"],
+    [
+        "http://127.0.0.1:{port}/cat.gif",
+        "http://localhost:{port}/cat.gif",
+        "http://169.254.169.254/latest/meta-data",
+    ],
 )
 def test_private_url_is_refused_by_default(client, gif_server, url):
     port = gif_server[0].split(":")[2].split("/")[0]
-    message = assert_error(client.post("/v1/predict", json={"url": url.format(port=port)}), 403, "url_blocked")
+    message = assert_error(
+        client.post("/v1/predict", json={"url": url.format(port=port)}), 403, "url_blocked"
+    )
     assert "non-public address" in message
 
 
@@ -129,23 +143,31 @@ def test_url_download_over_the_size_limit_is_refused(gif_server):
 
 
 def test_non_gif_upload_is_400_naming_the_file(client):
-    response = client.post("/v1/predict", files={"file": ("notes.txt", b"just some text", "text/plain")})
+    response = client.post(
+        "/v1/predict", files={"file": ("notes.txt", b"just some text", "text/plain")}
+    )
     message = assert_error(response, 400, "not_an_image")
     assert message.startswith("notes.txt: ")
 
 
 def test_truncated_gif_is_400(client):
     data = gif_bytes(6)
-    response = client.post("/v1/predict", files={"file": ("cut.gif", data[: len(data) // 2], "image/gif")})
+    response = client.post(
+        "/v1/predict", files={"file": ("cut.gif", data[: len(data) // 2], "image/gif")}
+    )
     assert "cut.gif" in assert_error(response, 400, "bad_gif")
 
 
 def test_bad_json_is_400(client):
-    response = client.post("/v1/predict", content=b'{"url": ', headers={"Content-Type": "application/json"})
+    response = client.post(
+        "/v1/predict", content=b'{"url": ', headers={"Content-Type": "application/json"}
+    )
     assert "not valid JSON" in assert_error(response, 400, "bad_json")
 
 
-@pytest.mark.parametrize("payload", [[], {"link": "http://x"}, {"url": 3}, {"url": "http://x", "extra": 1}])
+@pytest.mark.parametrize(
+    "payload", [[], {"link": "http://x"}, {"url": 3}, {"url": "http://x", "extra": 1}]
+)
 def test_json_without_a_url_is_400(client, payload):
     assert_error(client.post("/v1/predict", json=payload), 400, "bad_request")
 
@@ -180,9 +202,18 @@ def test_oversize_upload_is_413():
 async def asgi_post(app, headers: list[tuple[bytes, bytes]], receive) -> int:
     """POST to /v1/predict at the ASGI level, with the given ``receive``; the answer's status."""
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-        "path": "/v1/predict", "raw_path": b"/v1/predict", "root_path": "", "query_string": b"",
-        "headers": headers, "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/predict",
+        "raw_path": b"/v1/predict",
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
     }
     statuses = []
 
@@ -202,7 +233,11 @@ def call_asgi(app, headers: list[tuple[bytes, bytes]], chunks: list[bytes]) -> t
         if len(reads) == len(chunks):
             return {"type": "http.disconnect"}
         reads.append(1)
-        return {"type": "http.request", "body": chunks[len(reads) - 1], "more_body": len(reads) < len(chunks)}
+        return {
+            "type": "http.request",
+            "body": chunks[len(reads) - 1],
+            "more_body": len(reads) < len(chunks),
+        }
 
     return asyncio.run(asgi_post(app, headers, receive)), len(reads)
 
@@ -231,7 +266,9 @@ def test_too_many_frames_is_422():
 
 def test_too_many_pixels_is_422():
     with client_for(max_pixels=40 * 32 - 1) as c:
-        response = c.post("/v1/predict", files={"file": ("wide.gif", gif_bytes(4, size=(40, 32)), "image/gif")})
+        response = c.post(
+            "/v1/predict", files={"file": ("wide.gif", gif_bytes(4, size=(40, 32)), "image/gif")}
+        )
     assert "wide.gif" in assert_error(response, 422, "too_many_pixels")
 
 
@@ -243,14 +280,19 @@ def test_limits_do_not_change_the_callers_predictor():
 
 
 def test_busy_server_answers_503_with_retry_after():
-    app = create_app(tiny_predictor(), settings=ServeSettings(workers=1, max_queue=0, retry_after_s=7))
+    app = create_app(
+        tiny_predictor(), settings=ServeSettings(workers=1, max_queue=0, retry_after_s=7)
+    )
     with TestClient(app) as c:
         with app.state.pool.slot():  # the one slot is taken
             response = c.post("/v1/predict", files={"file": ("a.gif", gif_bytes(4), "image/gif")})
             assert_error(response, 503, "busy")
             assert response.headers["Retry-After"] == "7"
             assert c.get("/healthz").json()["in_progress"] == 1
-        assert c.post("/v1/predict", files={"file": ("a.gif", gif_bytes(4), "image/gif")}).status_code == 200
+        assert (
+            c.post("/v1/predict", files={"file": ("a.gif", gif_bytes(4), "image/gif")}).status_code
+            == 200
+        )
 
 
 class GatedBackend:
@@ -276,19 +318,30 @@ def wait_until(condition, timeout: float = 20.0) -> None:
 def test_timeout_is_504_and_the_slot_stays_taken_until_the_job_ends():
     gate = threading.Event()
     predictor = Predictor(GatedBackend(tiny_predictor().backend, gate))
-    app = create_app(predictor, settings=ServeSettings(workers=1, max_queue=0, request_timeout_s=1.0))
+    app = create_app(
+        predictor, settings=ServeSettings(workers=1, max_queue=0, request_timeout_s=1.0)
+    )
     with TestClient(app) as c:
         try:
-            response = c.post("/v1/predict", files={"file": ("slow.gif", gif_bytes(4), "image/gif")})
+            response = c.post(
+                "/v1/predict", files={"file": ("slow.gif", gif_bytes(4), "image/gif")}
+            )
             assert "slow.gif" in assert_error(response, 504, "timeout")
             # The job still runs in its thread: its slot is not given to a new request.
             health = c.get("/healthz").json()
             assert (health["running"], health["in_progress"]) == (1, 1)
-            assert_error(c.post("/v1/predict", files={"file": ("b.gif", gif_bytes(4), "image/gif")}), 503, "busy")
+            assert_error(
+                c.post("/v1/predict", files={"file": ("b.gif", gif_bytes(4), "image/gif")}),
+                503,
+                "busy",
+            )
         finally:
             gate.set()
         wait_until(lambda: c.get("/healthz").json()["in_progress"] == 0)
-        assert c.post("/v1/predict", files={"file": ("c.gif", gif_bytes(4), "image/gif")}).status_code == 200
+        assert (
+            c.post("/v1/predict", files={"file": ("c.gif", gif_bytes(4), "image/gif")}).status_code
+            == 200
+        )
 
 
 def test_server_stays_responsive_while_workers_are_busy():
@@ -309,7 +362,11 @@ def test_server_stays_responsive_while_workers_are_busy():
             wait_until(lambda: c.get("/healthz").json()["in_progress"] == 3)
             # Worker and queue are full: the event loop still answers at once.
             assert c.get("/v1/labels").status_code == 200
-            assert_error(c.post("/v1/predict", files={"file": ("x.gif", gif_bytes(4), "image/gif")}), 503, "busy")
+            assert_error(
+                c.post("/v1/predict", files={"file": ("x.gif", gif_bytes(4), "image/gif")}),
+                503,
+                "busy",
+            )
         finally:
             gate.set()
             for t in threads:
@@ -320,7 +377,8 @@ def test_server_stays_responsive_while_workers_are_busy():
 def test_a_client_that_disconnects_gives_its_queued_slot_back():
     gate = threading.Event()
     app = create_app(
-        Predictor(GatedBackend(tiny_predictor().backend, gate)), settings=ServeSettings(workers=1, max_queue=1)
+        Predictor(GatedBackend(tiny_predictor().backend, gate)),
+        settings=ServeSettings(workers=1, max_queue=1),
     )
     pool, headers = app.state.pool, [(b"content-type", b"image/gif")]
 

@@ -12,15 +12,25 @@ from serve_helpers import gif_bytes, live_server
 pytestmark = pytest.mark.browser
 
 CHROMIUM = Path(os.environ.get("GIFEMO_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+]
 NOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "noto-emoji-7"
 
 
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.is_file():
-        pytest.skip(f"Chromium not found at {CHROMIUM} (Debian package 'chromium'; .ci/run installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the 'playwright' package is not installed")
+        pytest.skip(
+            f"Chromium not found at {CHROMIUM} (Debian package 'chromium'; .ci/run installs it)"
+        )
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="the 'playwright' package is not installed"
+    )
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
@@ -58,7 +68,9 @@ def a_gif(tmp_path: Path) -> Path:
 def test_upload_shows_the_gif_bars_and_timeline(page, server, tmp_path):
     gif = a_gif(tmp_path)
     labels = httpx.get(server + "/v1/labels").json()["labels"]
-    assert page.eval_on_selector_all("#bars .bar", "rows => rows.map(r => r.dataset.label)") == labels
+    assert (
+        page.eval_on_selector_all("#bars .bar", "rows => rows.map(r => r.dataset.label)") == labels
+    )
 
     page.set_input_files("#file-input", str(gif))
     page.wait_for_selector("body[data-state=ready]", timeout=60_000)
@@ -68,7 +80,9 @@ def test_upload_shows_the_gif_bars_and_timeline(page, server, tmp_path):
         "rows => rows.map(r => [r.dataset.label, r.dataset.value, r.querySelector('.bar-value').textContent])",
     )
     with gif.open("rb") as handle:
-        expected = httpx.post(server + "/v1/predict", files={"file": (gif.name, handle, "image/gif")}, timeout=60)
+        expected = httpx.post(
+            server + "/v1/predict", files={"file": (gif.name, handle, "image/gif")}, timeout=60
+        )
     assert expected.status_code == 200, expected.text
     intensities = expected.json()["intensities"]
     assert [label for label, _, _ in rows] == labels
@@ -83,13 +97,18 @@ def test_upload_shows_the_gif_bars_and_timeline(page, server, tmp_path):
     src, width = page.eval_on_selector("#preview", "img => [img.src, img.naturalWidth]")
     assert src.startswith("blob:") and width > 0
     # One timeline line and one legend entry per emotion.
-    assert page.eval_on_selector_all("#timeline path.series", "p => p.map(x => x.dataset.label)") == labels
+    assert (
+        page.eval_on_selector_all("#timeline path.series", "p => p.map(x => x.dataset.label)")
+        == labels
+    )
     assert page.eval_on_selector_all("#legend .legend-item", "items => items.length") == len(labels)
     assert page.is_hidden("#error")
 
 
 def test_a_file_that_is_not_a_gif_shows_the_servers_error(page):
-    page.set_input_files("#file-input", {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"})
+    page.set_input_files(
+        "#file-input", {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"}
+    )
     page.wait_for_selector("body[data-state=error]", timeout=30_000)
     assert page.get_attribute("#error", "data-code") == "not_an_image"
     assert "notes.txt" in page.inner_text("#error")

@@ -15,22 +15,40 @@ from gifemo.cli.predict import Precision
 
 
 def serve_command(
-    model: Path = typer.Argument(..., metavar="MODEL", help="Run directory, .ckpt checkpoint, or exported .onnx file."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
+    model: Path = typer.Argument(
+        ..., metavar="MODEL", help="Run directory, .ckpt checkpoint, or exported .onnx file."
+    ),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."
+    ),
     port: int = typer.Option(8000, "--port", min=0, max=65535, help="Port to listen on."),
-    workers: int = typer.Option(2, "--workers", min=1, help="Threads running predictions at the same time."),
-    queue: int = typer.Option(16, "--queue", min=0, help="Requests that may wait for a worker before 503 answers."),
-    max_upload_mb: float = typer.Option(20.0, "--max-upload-mb", min=0.001, help="Largest upload or URL download."),
-    max_frames: int = typer.Option(500, "--max-frames", min=1, help="Refuse GIFs with more frames (422)."),
+    workers: int = typer.Option(
+        2, "--workers", min=1, help="Threads running predictions at the same time."
+    ),
+    queue: int = typer.Option(
+        16, "--queue", min=0, help="Requests that may wait for a worker before 503 answers."
+    ),
+    max_upload_mb: float = typer.Option(
+        20.0, "--max-upload-mb", min=0.001, help="Largest upload or URL download."
+    ),
+    max_frames: int = typer.Option(
+        500, "--max-frames", min=1, help="Refuse GIFs with more frames (422)."
+    ),
     max_megapixels: float = typer.Option(
         2048 * 2048 / 1e6, "--max-megapixels", min=0.001, help="Refuse larger canvases (422)."
     ),
-    timeout: float = typer.Option(60.0, "--timeout", min=0.1, help="Time limit (s) of one request."),
+    timeout: float = typer.Option(
+        60.0, "--timeout", min=0.1, help="Time limit (s) of one request."
+    ),
     allow_private: bool = typer.Option(
-        False, "--allow-private", help="Let {\"url\": ...} requests reach loopback and private-network addresses."
+        False,
+        "--allow-private",
+        help='Let {"url": ...} requests reach loopback and private-network addresses.',
     ),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N."),
-    precision: Precision = typer.Option(Precision.fp32, "--precision", help="32, or bf16 autocast (torch backend)."),
+    precision: Precision = typer.Option(
+        Precision.fp32, "--precision", help="32, or bf16 autocast (torch backend)."
+    ),
     threads: Optional[int] = typer.Option(
         None, "--threads", min=1, help="Intra-op threads per prediction (default: cores / workers)."
     ),
@@ -64,11 +82,18 @@ def serve_command(
             import torch
 
             torch.set_num_threads(threads)
-        predictor = load(model, device=device, precision=precision.value, num_threads=threads if is_onnx else None)
+        predictor = load(
+            model,
+            device=device,
+            precision=precision.value,
+            num_threads=threads if is_onnx else None,
+        )
     except (ValueError, OSError) as error:
         err.print(f"[red]error:[/red] cannot load model {escape(str(model))}: {escape(str(error))}")
         raise typer.Exit(code=2) from None
-    err.print(escape(f"gifemo: serving {predictor.info.name} from {model} on http://{host}:{port}/"))
+    err.print(
+        escape(f"gifemo: serving {predictor.info.name} from {model} on http://{host}:{port}/")
+    )
     uvicorn.run(create_app(predictor, settings=settings), host=host, port=port, log_level=log_level)
 
 

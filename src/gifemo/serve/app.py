@@ -86,7 +86,9 @@ _PREDICT_BODY_DOC = {
 }
 
 
-def create_app(model: Predictor | str | os.PathLike, *, settings: ServeSettings | None = None) -> FastAPI:
+def create_app(
+    model: Predictor | str | os.PathLike, *, settings: ServeSettings | None = None
+) -> FastAPI:
     """The gifemo HTTP application around ``model``.
 
     Args:
@@ -118,7 +120,9 @@ def create_app(model: Predictor | str | os.PathLike, *, settings: ServeSettings 
 
     service = PredictService(predictor, settings, pool)
 
-    @app.post("/v1/predict", openapi_extra=_PREDICT_BODY_DOC, responses=_ERRORS_DOC, tags=["predict"])
+    @app.post(
+        "/v1/predict", openapi_extra=_PREDICT_BODY_DOC, responses=_ERRORS_DOC, tags=["predict"]
+    )
     async def predict(request: Request) -> dict[str, Any]:
         """Predict the emotions of one GIF: upload it (multipart field `file`, or the raw image
         body) or give its URL as JSON `{"url": ...}`. Returns the JSON of `gifemo predict`."""
@@ -179,12 +183,16 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
         codes = {404: "not_found", 405: "method_not_allowed"}
-        code = codes.get(error.status_code, "bad_request" if error.status_code < 500 else "internal_error")
+        code = codes.get(
+            error.status_code, "bad_request" if error.status_code < 500 else "internal_error"
+        )
         return error_response(error.status_code, code, str(error.detail), headers=error.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
-        return error_response(400, "bad_request", "; ".join(str(e.get("msg", e)) for e in error.errors()))
+        return error_response(
+            400, "bad_request", "; ".join(str(e.get("msg", e)) for e in error.errors())
+        )
 
     @app.exception_handler(Exception)
     async def _internal_error(request: Request, error: Exception) -> JSONResponse:

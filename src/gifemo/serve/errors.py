@@ -34,7 +34,9 @@ from gifemo.io import CanvasTooLargeError, GifError, NotAnImageError, TooManyFra
 class ApiError(Exception):
     """An answer other than 200, raised anywhere in a request and rendered by the app's handler."""
 
-    def __init__(self, status: int, code: str, message: str, *, headers: Mapping[str, str] | None = None):
+    def __init__(
+        self, status: int, code: str, message: str, *, headers: Mapping[str, str] | None = None
+    ):
         super().__init__(message)
         self.status = status
         self.code = code
@@ -48,7 +50,9 @@ class ApiError(Exception):
 def error_response(
     status: int, code: str, message: str, *, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+    return JSONResponse(
+        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
+    )
 
 
 # Most specific first: the first matching class decides.
@@ -74,7 +78,11 @@ def input_error(error: BaseException, source: str) -> ApiError:
     else:
         raise TypeError(f"not an input error: {error!r}")
     # The decoder only saw bytes ("<bytes>: ..."): name the upload instead.
-    message = f"{source}: {error.reason}" if isinstance(error, GifError) else str(error) or type(error).__name__
+    message = (
+        f"{source}: {error.reason}"
+        if isinstance(error, GifError)
+        else str(error) or type(error).__name__
+    )
     if source not in message:
         message = f"{source}: {message}"
     return ApiError(status, code, message)

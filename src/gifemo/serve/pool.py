@@ -50,7 +50,9 @@ class WorkerPool:
 
     def __init__(self, *, workers: int, capacity: int) -> None:
         if workers < 1 or capacity < workers:
-            raise ValueError(f"need 1 <= workers <= capacity, got workers={workers}, capacity={capacity}")
+            raise ValueError(
+                f"need 1 <= workers <= capacity, got workers={workers}, capacity={capacity}"
+            )
         self.workers = workers
         self.capacity = capacity
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="gifemo-serve")

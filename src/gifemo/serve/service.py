@@ -57,7 +57,9 @@ class PredictService:
             ) from None
         except ClientGone:
             # 499 (nginx's "client closed request"): logged, never seen by the client.
-            raise ApiError(499, "client_closed_request", f"{source.name}: the client disconnected") from None
+            raise ApiError(
+                499, "client_closed_request", f"{source.name}: the client disconnected"
+            ) from None
         except INPUT_EXCEPTIONS as error:
             raise input_error(error, source.name) from None
 
@@ -67,7 +69,9 @@ class PredictService:
     async def _receive(self, request: Request, deadline: float) -> PredictInput:
         try:
             async with asyncio.timeout_at(deadline):
-                return await read_predict_input(request, max_upload_bytes=self.settings.max_upload_bytes)
+                return await read_predict_input(
+                    request, max_upload_bytes=self.settings.max_upload_bytes
+                )
         except TimeoutError:
             raise ApiError(
                 408,
@@ -97,9 +101,16 @@ class PredictService:
             raise
         return PredictInput(name=url, data=fetched.content)
 
-    async def _run(self, request: Request, slot: Slot, source: PredictInput, deadline: float) -> Prediction:
+    async def _run(
+        self, request: Request, slot: Slot, source: PredictInput, deadline: float
+    ) -> Prediction:
         job = asyncio.ensure_future(
-            self.pool.run(slot, self.predictor.predict, NamedBytes(source.name, source.data), timeout=_remaining(deadline))
+            self.pool.run(
+                slot,
+                self.predictor.predict,
+                NamedBytes(source.name, source.data),
+                timeout=_remaining(deadline),
+            )
         )
         gone = asyncio.ensure_future(_disconnect(request))
         try:

@@ -32,7 +32,9 @@ UNNAMED = "<upload>"
 
 
 def too_large(limit: int) -> ApiError:
-    return ApiError(413, "upload_too_large", f"the upload is larger than the limit of {_megabytes(limit)}")
+    return ApiError(
+        413, "upload_too_large", f"the upload is larger than the limit of {_megabytes(limit)}"
+    )
 
 
 def _megabytes(n_bytes: int) -> str:
@@ -115,7 +117,9 @@ async def _read_multipart(request: Request, max_upload_bytes: int) -> PredictInp
     if len(data) > max_upload_bytes:
         raise too_large(max_upload_bytes)
     if not data:
-        raise ApiError(400, "bad_request", f"{upload.filename or UNNAMED}: the uploaded file is empty")
+        raise ApiError(
+            400, "bad_request", f"{upload.filename or UNNAMED}: the uploaded file is empty"
+        )
     return PredictInput(name=upload.filename or UNNAMED, data=data)
 
 
@@ -124,9 +128,17 @@ def _parse_json(body: bytes) -> PredictInput:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ApiError(400, "bad_json", f"the request body is not valid JSON: {error}") from None
-    if not isinstance(payload, dict) or not isinstance(payload.get("url"), str) or not payload["url"]:
-        raise ApiError(400, "bad_request", 'the JSON body must be an object {"url": "http(s)://..."}')
+    if (
+        not isinstance(payload, dict)
+        or not isinstance(payload.get("url"), str)
+        or not payload["url"]
+    ):
+        raise ApiError(
+            400, "bad_request", 'the JSON body must be an object {"url": "http(s)://..."}'
+        )
     unknown = sorted(set(payload) - {"url"})
     if unknown:
-        raise ApiError(400, "bad_request", f"unknown field(s) in the JSON body: {', '.join(unknown)}")
+        raise ApiError(
+            400, "bad_request", f"unknown field(s) in the JSON body: {', '.join(unknown)}"
+        )
     return PredictInput(name=payload["url"], url=payload["url"])
