@@ -94,7 +94,7 @@ class TorchBackend:
     def __call__(self, clips: np.ndarray) -> np.ndarray:
         import torch
 
-        frames = torch.from_numpy(np.ascontiguousarray(clips)).to(self.device)
+        frames = torch.from_numpy(np.ascontiguousarray(clips))
         with torch.inference_mode(), torch.autocast(
             self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"
         ):

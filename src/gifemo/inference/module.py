@@ -19,6 +19,8 @@ OUTPUT_NAMES = ("probabilities", "logits")
 class FramesToProbabilities(nn.Module):
     """``frames (B, T, S, S, 3) uint8 RGB -> (probabilities (B, C), logits (B, C))`` float32.
 
+    ``frames`` are on the CPU; the outputs are on the model's device.
+
     ``model`` is a clip classifier taking normalised ``(B, T, 3, S, S)`` float clips; the
     normalisation is :func:`gifemo.preprocess.normalize_clip`, the one training uses. The softmax
     runs in float32 whatever the autocast precision of the model.
@@ -30,6 +32,12 @@ class FramesToProbabilities(nn.Module):
         self.preprocess = preprocess
 
     def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # normalize_clip builds its mean/std constants on the CPU, so frames are normalised where
+        # they are given (the CPU) and the float clip then moves to the model's device; on the
+        # CPU, and in the exported graph, there is nothing to move.
         clip = normalize_clip(frames, self.preprocess.mean, self.preprocess.std)
+        device = next(self.model.parameters()).device
+        if clip.device != device:
+            clip = clip.to(device, non_blocking=True)
         logits = self.model(clip).float()
         return logits.softmax(dim=-1), logits
