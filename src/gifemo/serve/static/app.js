@@ -6,7 +6,7 @@
 (function () {
   const SVG_NS = "http://www.w3.org/2000/svg";
   const $ = (id) => document.getElementById(id);
-  const state = { labels: [], colors: {}, objectUrl: null, request: 0 };
+  const state = { labels: [], colors: {}, objectUrl: null, request: 0, prediction: null };
 
   function setState(name) {
     document.body.dataset.state = name;
@@ -108,7 +108,10 @@
     const box = $("timeline");
     box.replaceChildren();
     const clips = prediction.clips.slice().sort((a, b) => a.start_s - b.start_s);
-    const W = 960, H = 300, L = 48, R = 16, T = 14, B = 36;
+    // Drawn at the box's own width, so that the text keeps its size on a narrow screen.
+    const W = Math.max(320, Math.round(box.clientWidth) || 960);
+    const H = Math.round(Math.min(300, Math.max(200, W * 0.4)));
+    const L = 48, R = 16, T = 14, B = 36;
     const x0 = clips[0].start_s;
     const x1 = Math.max(clips[clips.length - 1].end_s, x0 + 1e-3);
     const sx = (x) => L + ((x - x0) / (x1 - x0)) * (W - L - R);
@@ -126,7 +129,7 @@
       tick.textContent = +(100 * y).toFixed(1) + "%";
       chart.append(tick);
     }
-    const step = niceStep(x1 - x0, 8);
+    const step = niceStep(x1 - x0, Math.max(3, Math.floor(W / 120)));
     for (let x = Math.ceil(x0 / step) * step; x <= x1 + 1e-9; x += step) {
       chart.append(svg("line", { class: "grid", x1: sx(x), x2: sx(x), y1: T, y2: H - B }));
       const tick = svg("text", { x: sx(x), y: H - B + 16, "text-anchor": "middle" });
@@ -212,6 +215,7 @@
   // ---- predicting ---------------------------------------------------------------------------
 
   function showPrediction(prediction) {
+    state.prediction = prediction;
     showBars(prediction.intensities, prediction.top_label);
     $("top").replaceChildren(
       document.createTextNode("Strongest: "),
@@ -260,6 +264,7 @@
     $("preview").src = src;
     $("meta").textContent = name;
     buildBars();
+    state.prediction = null;
     $("timeline").replaceChildren();
     $("legend").replaceChildren();
     $("top").textContent = "";
@@ -283,6 +288,11 @@
   // ---- wiring -------------------------------------------------------------------------------
 
   function wire() {
+    let resizing = null;
+    window.addEventListener("resize", () => {
+      clearTimeout(resizing);
+      resizing = setTimeout(() => state.prediction && !$("results").hidden && drawTimeline(state.prediction), 150);
+    });
     const input = $("file-input");
     $("pick").addEventListener("click", () => input.click());
     input.addEventListener("change", () => {
