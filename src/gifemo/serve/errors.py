@@ -8,13 +8,14 @@ status codes (see ``docs/serve.md``):
       not_an_image, bad_gif,     GIF is damaged or empty; the URL could not be fetched
       fetch_failed
 403   url_blocked                the URL points at a loopback/private address
-404   not_found / 405            unknown path or method
+404   not_found                  unknown path
+405   method_not_allowed         unknown method for the path
 408   upload_timeout             the body did not arrive within the request time limit
 413   upload_too_large           the body (or the URL's download) is over the size limit
 415   unsupported_media_type     neither multipart, JSON nor an image body
 422   too_many_frames,           the GIF is well-formed but over the frame or canvas limit
-      too_many_pixels,
-      invalid_request
+      too_many_pixels
+499   client_closed_request      the client disconnected first (logged; nobody reads it)
 500   internal_error             a bug; details go to the server log only
 503   busy                       every worker and queue slot is taken (``Retry-After`` set)
 504   timeout                    the download or prediction overran the request time limit
@@ -56,7 +57,9 @@ def error_response(
 
 
 # Most specific first: the first matching class decides.
-_INPUT_ERRORS: tuple[tuple[type[BaseException], int, str], ...] = (
+_INPUT_ERRORS: tuple[
+    tuple[type[BaseException] | tuple[type[BaseException], ...], int, str], ...
+] = (
     (TooManyFramesError, 422, "too_many_frames"),
     (CanvasTooLargeError, 422, "too_many_pixels"),
     (NotAnImageError, 400, "not_an_image"),
