@@ -73,6 +73,7 @@ def normalize_clip(clip, mean=IMAGENET_MEAN, std=IMAGENET_STD):
     if tensor.dtype != torch.uint8:
         raise TypeError(f"expected uint8 frames, got {tensor.dtype}")
     tensor = tensor.movedim(-1, -3).float().div_(255.0)
-    mean_t = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
-    std_t = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
+    # Constants on the clip's device, so uint8 frames can be sent to a GPU (4x less to copy).
+    mean_t = torch.tensor(mean, dtype=torch.float32, device=tensor.device).view(3, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32, device=tensor.device).view(3, 1, 1)
     return tensor.sub_(mean_t).div_(std_t)
