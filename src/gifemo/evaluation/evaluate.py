@@ -1,0 +1,225 @@
+"""Evaluate a trained model at GIF level on a dataset, in one process, and write the report.
+
+Every clip of every evaluated GIF (the data pipeline's evaluation mode: the same clips in every
+run) is scored in batches; clip probabilities are pooled per GIF; the per-GIF table is saved and
+the report computed from it (:mod:`gifemo.evaluation.report`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from gifemo.evaluation.metrics import GifPredictions, pool_clips
+from gifemo.evaluation.report import write_report
+
+log = logging.getLogger(__name__)
+
+SPLITS: tuple[str, ...] = ("test", "val", "train", "all")
+EVAL_DIR = "evaluations"
+
+
+@torch.inference_mode()
+def predict_gifs(
+    model: nn.Module,
+    dataset,
+    *,
+    labels: tuple[str, ...],
+    batch_size: int = 30,
+    workers: int = 0,
+    device: str | torch.device = "cpu",
+    precision: str = "32",
+    channels_last: bool = True,
+) -> GifPredictions:
+    """Score every item of a :class:`~gifemo.data.dataset.ClipDataset` (evaluation mode) and pool
+    the clip probabilities per GIF.
+
+    ``model`` maps ``(B, T, 3, S, S) -> (B, C)`` logits. ``precision``: ``"32"``, ``"bf16-mixed"``
+    or ``"16-mixed"`` (autocast, as in training; probabilities are computed in float32).
+    """
+    if getattr(dataset, "train", False):
+        raise ValueError("evaluate with a ClipDataset in evaluation mode (train=False)")
+    device = torch.device(device)
+    dtypes = {"32": None, "bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
+    if precision not in dtypes:
+        raise ValueError(f"precision must be one of {', '.join(dtypes)}, got {precision!r}")
+    if precision == "16-mixed" and device.type != "cuda":
+        raise ValueError("precision 16-mixed needs a CUDA device; on CPU use bf16-mixed or 32")
+    model = model.eval().to(device)
+    if channels_last and hasattr(model, "to_channels_last"):
+        model.to_channels_last()
+    dtype = dtypes[precision]
+    autocast = torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
+    indices, probs, targets = [], [], []
+    for clip, target, gif_index in loader:
+        with autocast:
+            logits = model(clip.to(device, non_blocking=True))
+        probs.append(logits.float().softmax(dim=1).cpu())
+        targets.append(target)
+        indices.append(gif_index)
+    if not probs:
+        raise ValueError("the evaluation dataset holds no clip")
+    gif_ids, gif_probs, gif_targets, n_clips, clip_correct = pool_clips(
+        torch.cat(indices), torch.cat(probs), torch.cat(targets)
+    )
+    cache = dataset.cache
+    return GifPredictions(
+        labels=tuple(labels),
+        paths=tuple(cache.gifs[int(i)].rel_path for i in gif_ids),
+        targets=gif_targets.numpy(),
+        probs=gif_probs.numpy(),
+        n_clips=n_clips.numpy(),
+        clip_correct=clip_correct.numpy(),
+    )
+
+
+def _check_labels(dataset, labels: tuple[str, ...], data: Path) -> list[str]:
+    """Refuse a dataset with labels the model does not know; return the model's labels it lacks."""
+    unknown = sorted({label for _, label in dataset.problems.unknown_labels})
+    if unknown:
+        raise ValueError(
+            f"{data}: label(s) {unknown} are not in the model's label set {list(labels)} "
+            f"({len(dataset.problems.unknown_labels)} GIFs); evaluate on data with the same labels"
+        )
+    present = {r.label for r in dataset.records}
+    return [label for label in labels if label not in present]
+
+
+def _same_path(a: str | Path, b: str | Path) -> bool:
+    return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+
+
+def evaluate_run(
+    run: str | Path,
+    *,
+    data: str | Path | None = None,
+    split: str | None = None,
+    out: str | Path | None = None,
+    which: str = "auto",
+    batch_size: int | None = None,
+    workers: int | None = None,
+    device: str | None = None,
+    precision: str | None = None,
+    cache_dir: str | Path | None = None,
+    n_resamples: int = 1000,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Evaluate the checkpoint of run dir ``run`` (best, else last) and write the report.
+
+    Args:
+        run: a run dir (its ``config.yaml`` and ``split.csv`` are used) or a ``.ckpt`` file
+            (then ``data`` is required and every GIF is evaluated).
+        data: dataset to evaluate on (default: the run's). Its labels must be in the model's
+            label set; a class it lacks is reported with support 0.
+        split: ``"test"``, ``"val"``, ``"train"`` (sides of the run's ``split.csv``, matched by
+            content) or ``"all"``. Default: ``"test"`` on the run's data, ``"all"`` otherwise.
+        out: report directory. Default: the run dir for its own test split, else
+            ``RUN_DIR/evaluations/<data name>-<split>/``.
+        which: ``"auto"``, ``"best"`` or ``"last"`` checkpoint.
+        batch_size, workers: DataLoader settings (default: the run's).
+        device: ``"cpu"``, ``"cuda"``... (default: CUDA if available).
+        precision: ``"32"``, ``"bf16-mixed"`` or ``"16-mixed"`` (CUDA). Default: the run's, so that
+            the report reproduces the validation of the same checkpoint.
+
+    Returns:
+        The report dict (also written to ``report.json``).
+    """
+    from gifemo.data.cache import build_cache
+    from gifemo.data.dataset import ClipDataset
+    from gifemo.data.sources import load_dataset
+    from gifemo.data.split import load_split
+    from gifemo.training.checkpoint import load_trained_model
+    from gifemo.training.config import TrainConfig
+    from gifemo.training.fit import CONFIG_FILE, SPLIT_FILE, training_summary
+    from gifemo.training.hardware import hardware_line
+
+    started = time.perf_counter()
+    run = Path(run)
+    run_dir = run if run.is_dir() else None
+    config = TrainConfig.load(run / CONFIG_FILE) if run_dir and (run / CONFIG_FILE).is_file() else None
+    if data is None:
+        if config is None:
+            raise ValueError(f"{run}: no {CONFIG_FILE} to take the dataset from; pass data=")
+        data = config.data
+    data = Path(data)
+    in_domain = config is not None and _same_path(data, config.data)
+    split = split or ("test" if in_domain else "all")
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+
+    trained = load_trained_model(run, which=which)
+    dataset = load_dataset(data, labels=trained.labels)
+    missing = _check_labels(dataset, trained.labels, data)
+    cache_dir = cache_dir if cache_dir is not None else (config.cache_dir if config else None)
+    cache = build_cache(dataset, size=trained.preprocess.size, cache_dir=cache_dir, progress=progress)
+
+    ids = list(range(len(dataset)))
+    split_sizes: dict[str, int] = {}
+    if split != "all":
+        split_file = run / SPLIT_FILE if run_dir else None
+        if split_file is None or not split_file.is_file():
+            raise ValueError(f"{run}: no {SPLIT_FILE}; evaluate split='all' or on a run directory")
+        sides, _ = load_split(split_file).indices(dataset)
+        split_sizes = {name: len(idx) for name, idx in sides.items() if idx}
+        ids = sides[split]
+        if not ids:
+            raise ValueError(f"{data}: no GIF of this dataset is on the {split!r} side of {split_file}")
+    usable = set(cache.valid_indices)
+    skipped = [dataset.records[i].rel_path for i in ids if i not in usable]
+    for path in skipped:
+        log.warning("%s: cannot be decoded, left out of the evaluation", path)
+    ids = [i for i in ids if i in usable]
+
+    seed = config.seed if config else 0
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if precision is None:
+        precision = config.precision if config else "32"
+        if precision == "16-mixed" and not device.startswith("cuda"):
+            precision = "32"
+    clips = ClipDataset(cache, ids, preprocess=trained.preprocess, train=False, seed=seed)
+    predictions = predict_gifs(
+        trained.model,
+        clips,
+        labels=trained.labels,
+        batch_size=batch_size or (config.batch_size if config else 30),
+        workers=workers if workers is not None else (config.workers if config else 0),
+        device=device,
+        precision=precision,
+        channels_last=config.channels_last if config else True,
+    )
+
+    if out is None:
+        if run_dir is None:
+            raise ValueError("evaluating a checkpoint file needs out=")
+        out = run_dir if (in_domain and split == "test") else run_dir / EVAL_DIR / f"{data.stem}-{split}"
+    meta = trained.metadata
+    context: dict[str, Any] = {
+        "model": trained.model_name,
+        "model_kwargs": trained.model_kwargs,
+        "checkpoint": str(trained.checkpoint_path),
+        "checkpoint_epoch": meta.get("epochs_done"),
+        "checkpoint_metrics": meta.get("metrics", {}),
+        "data": str(data.resolve()),
+        "data_name": data.stem if data.is_dir() or data.suffix else str(data),
+        "out_of_domain": not in_domain,
+        "split": split,
+        "split_sizes": split_sizes,
+        "split_seed": seed,
+        "labels_without_gifs": missing,
+        "undecodable": skipped,
+        "precision": precision,
+        "device": device,
+        "hardware": hardware_line(),
+        "training": training_summary(run_dir, config, meta) if run_dir and config else {},
+    }
+    context["wall_time_s"] = time.perf_counter() - started
+    return write_report(out, predictions, context, n_resamples=n_resamples, seed=seed)
+

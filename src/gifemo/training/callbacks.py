@@ -1,0 +1,102 @@
+"""Callbacks specific to gifemo runs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+from gifemo.atomic import atomic_write_text
+
+#: Columns of ``RUN_DIR/metrics.csv`` (one row per finished epoch), in order.
+HISTORY_COLUMNS: tuple[str, ...] = (
+    "epoch",
+    "step",
+    "train/epoch_loss",
+    "train/epoch_acc",
+    "val/loss",
+    "val/clip_acc",
+    "val/gif_acc",
+    "time/epoch_s",
+)
+
+
+class EpochHistory(pl.Callback):
+    """Keeps one row of metrics per finished epoch and rewrites ``path`` (CSV) after each.
+
+    The rows travel in the checkpoints (callback state), so after ``--resume`` the table holds
+    exactly the epochs of the checkpoint it resumed from, then the ones that follow: an epoch
+    interrupted by a kill and redone appears once. Lightning's own CSVLogger (``RUN_DIR/logs``)
+    keeps the per-step detail of every attempt.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.rows: list[dict[str, float | int]] = []
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # After a resume: drop rows of epochs the restored checkpoint had not reached.
+        if trainer.is_global_zero and self.rows:
+            self.write()
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        metrics = trainer.callback_metrics
+        row: dict[str, float | int] = {"epoch": trainer.current_epoch, "step": trainer.global_step}
+        for key in HISTORY_COLUMNS[2:]:
+            if key in metrics:
+                row[key] = float(metrics[key])
+        self.rows = [r for r in self.rows if r["epoch"] != row["epoch"]] + [row]
+        if trainer.is_global_zero:
+            self.write()
+
+    def to_csv(self) -> str:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        return buffer.getvalue()
+
+    def write(self) -> None:
+        atomic_write_text(self.path, self.to_csv())
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rows": [dict(r) for r in self.rows]}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.rows = [dict(r) for r in state_dict.get("rows", [])]
+
+
+def read_history(path: str | Path) -> list[dict[str, float]]:
+    """The rows of a ``metrics.csv`` written by :class:`EpochHistory` (empty cells dropped)."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(handle)]
+
+
+class RunCheckpoint(ModelCheckpoint):
+    """:class:`ModelCheckpoint` whose state survives moving or copying the run dir.
+
+    Lightning stores absolute checkpoint paths and, when the directory changed, forgets the best
+    score, so a resumed run would take its next epoch as the best whatever its score. Here paths
+    saved under another directory are rebased onto this one by file name.
+    """
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        old = state_dict.get("dirpath")
+        if old and self.dirpath and os.path.abspath(old) != os.path.abspath(self.dirpath):
+            state_dict = dict(state_dict, dirpath=self.dirpath)
+            for key in ("best_model_path", "kth_best_model_path", "last_model_path"):
+                if state_dict.get(key):
+                    state_dict[key] = self._rebase(state_dict[key])
+            if "best_k_models" in state_dict:
+                state_dict["best_k_models"] = {self._rebase(k): v for k, v in state_dict["best_k_models"].items()}
+        super().load_state_dict(state_dict)
+
+    def _rebase(self, path: str) -> str:
+        return os.path.join(self.dirpath, os.path.basename(path))
