@@ -24,7 +24,10 @@ def _cpu_model() -> str:
         lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
         return platform.machine()
-    return next((x.split(":", 1)[1].strip() for x in lines if x.startswith("model name")), platform.machine())
+    return next(
+        (x.split(":", 1)[1].strip() for x in lines if x.startswith("model name")),
+        platform.machine(),
+    )
 
 
 def _cpu_seconds() -> float:
@@ -37,13 +40,17 @@ def _cpu_seconds() -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--per-class", type=int, default=300)
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--difficulty", type=float, default=DEFAULT_DIFFICULTY)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, help="keep the dataset here instead of a temporary folder")
+    parser.add_argument(
+        "--out", type=Path, help="keep the dataset here instead of a temporary folder"
+    )
     args = parser.parse_args()
 
     load_before = os.getloadavg()
@@ -51,20 +58,30 @@ def main() -> None:
         out = args.out or Path(tmp)
         cpu0, wall0 = _cpu_seconds(), time.perf_counter()
         summary = generate_dataset(
-            out, per_class=args.per_class, size=args.size, seed=args.seed,
-            difficulty=args.difficulty, workers=args.workers,
+            out,
+            per_class=args.per_class,
+            size=args.size,
+            seed=args.seed,
+            difficulty=args.difficulty,
+            workers=args.workers,
         )
         wall, cpu = time.perf_counter() - wall0, _cpu_seconds() - cpu0
         with open(summary.labels_csv, newline="") as f:
             frames = sum(int(r["frames"]) for r in csv.DictReader(f))
         megabytes = sum(p.stat().st_size for p in out.rglob("*.gif")) / 1e6
-    print(f"machine: {_cpu_model()}; {os.cpu_count()} logical CPUs; "
-          f"load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}")
-    print(f"generated {summary.written} GIFs ({frames} frames, {megabytes:.1f} MB) at {args.size} px, "
-          f"difficulty {args.difficulty}, {args.workers} workers")
+    print(
+        f"machine: {_cpu_model()}; {os.cpu_count()} logical CPUs; "
+        f"load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        f"generated {summary.written} GIFs ({frames} frames, {megabytes:.1f} MB) at {args.size} px, "
+        f"difficulty {args.difficulty}, {args.workers} workers"
+    )
     print(f"wall {wall:.1f} s: {summary.written / wall:.2f} GIFs/s, {frames / wall:.0f} frames/s")
-    print(f"CPU {cpu:.1f} s: {1000 * cpu / summary.written:.0f} ms per GIF, "
-          f"{1000 * cpu / frames:.2f} ms per frame (on free cores: {cpu / args.workers:.0f} s wall)")
+    print(
+        f"CPU {cpu:.1f} s: {1000 * cpu / summary.written:.0f} ms per GIF, "
+        f"{1000 * cpu / frames:.2f} ms per frame (on free cores: {cpu / args.workers:.0f} s wall)"
+    )
     if summary.failures:
         print(f"{len(summary.failures)} failures, first: {summary.failures[0]}")
 

@@ -84,27 +84,40 @@ def _mid(a: np.ndarray) -> np.ndarray:
 
 # What each AU must do to the landmarks (y grows downwards): (neutral, moved) -> bool.
 EFFECTS = {
-    "AU1": lambda n, m: m["brow_r"][0, 1] < n["brow_r"][0, 1] - 0.05
-    and (n["brow_r"][0, 1] - m["brow_r"][0, 1]) > (n["brow_r"][-1, 1] - m["brow_r"][-1, 1]),
+    "AU1": lambda n, m: (
+        m["brow_r"][0, 1] < n["brow_r"][0, 1] - 0.05
+        and (n["brow_r"][0, 1] - m["brow_r"][0, 1]) > (n["brow_r"][-1, 1] - m["brow_r"][-1, 1])
+    ),
     "AU2": lambda n, m: m["brow_r"][-1, 1] < n["brow_r"][-1, 1] - 0.05,
-    "AU4": lambda n, m: m["brow_r"][0, 1] > n["brow_r"][0, 1] + 0.05
-    and abs(m["brow_r"][0, 0]) < abs(n["brow_r"][0, 0]),
+    "AU4": lambda n, m: (
+        m["brow_r"][0, 1] > n["brow_r"][0, 1] + 0.05
+        and abs(m["brow_r"][0, 0]) < abs(n["brow_r"][0, 0])
+    ),
     "AU5": lambda n, m: _eye_opening(m) > 1.5 * _eye_opening(n),
-    "AU6": lambda n, m: _mid(m["eye_lower_r"])[1] < _mid(n["eye_lower_r"])[1]
-    and _mid(m["cheek_r"])[1] < _mid(n["cheek_r"])[1],
-    "AU7": lambda n, m: _mid(m["eye_lower_r"])[1] < _mid(n["eye_lower_r"])[1]
-    and _eye_opening(m) < _eye_opening(n),
-    "AU9": lambda n, m: m["nose_nostrils"][:, 1].max() < n["nose_nostrils"][:, 1].min()
-    and _mid(m["lip_upper_inner"])[1] < _mid(n["lip_upper_inner"])[1],
+    "AU6": lambda n, m: (
+        _mid(m["eye_lower_r"])[1] < _mid(n["eye_lower_r"])[1]
+        and _mid(m["cheek_r"])[1] < _mid(n["cheek_r"])[1]
+    ),
+    "AU7": lambda n, m: (
+        _mid(m["eye_lower_r"])[1] < _mid(n["eye_lower_r"])[1] and _eye_opening(m) < _eye_opening(n)
+    ),
+    "AU9": lambda n, m: (
+        m["nose_nostrils"][:, 1].max() < n["nose_nostrils"][:, 1].min()
+        and _mid(m["lip_upper_inner"])[1] < _mid(n["lip_upper_inner"])[1]
+    ),
     "AU12": lambda n, m: _corner_y(m) < _corner_y(n) - 0.05 and _mouth_width(m) > _mouth_width(n),
     "AU15": lambda n, m: _corner_y(m) > _corner_y(n) + 0.05,
     "AU16": lambda n, m: _mid(m["lip_lower_inner"])[1] > _mid(n["lip_lower_inner"])[1] + 0.03,
     "AU20": lambda n, m: _mouth_width(m) > 1.15 * _mouth_width(n) and _corner_y(m) >= _corner_y(n),
-    "AU23": lambda n, m: _mouth_width(m) < 0.85 * _mouth_width(n)
-    and np.ptp(m["lip_lower_outer"][:, 1] - m["lip_lower_inner"][:, 1])
-    < np.ptp(n["lip_lower_outer"][:, 1] - n["lip_lower_inner"][:, 1]),
-    "AU26": lambda n, m: _mid(m["lip_lower_inner"])[1] > _mid(n["lip_lower_inner"])[1] + 0.1
-    and m["outline"][:, 1].max() > n["outline"][:, 1].max(),
+    "AU23": lambda n, m: (
+        _mouth_width(m) < 0.85 * _mouth_width(n)
+        and np.ptp(m["lip_lower_outer"][:, 1] - m["lip_lower_inner"][:, 1])
+        < np.ptp(n["lip_lower_outer"][:, 1] - n["lip_lower_inner"][:, 1])
+    ),
+    "AU26": lambda n, m: (
+        _mid(m["lip_lower_inner"])[1] > _mid(n["lip_lower_inner"])[1] + 0.1
+        and m["outline"][:, 1].max() > n["outline"][:, 1].max()
+    ),
     "AU43": lambda n, m: _eye_opening(m) < 1e-9 < _eye_opening(n),
     "AU45": lambda n, m: _eye_opening(m) < 1e-9 < _eye_opening(n),
 }
@@ -159,8 +172,10 @@ def test_spec_is_a_function_of_its_arguments():
 
 
 def test_difficulty_makes_expressions_subtler_and_nuisances_stronger():
-    specs = {d: [sample_spec(lab, s, size=64, difficulty=d) for lab in PAPER_EMOTIONS for s in range(30)]
-             for d in (0.0, 1.0)}
+    specs = {
+        d: [sample_spec(lab, s, size=64, difficulty=d) for lab in PAPER_EMOTIONS for s in range(30)]
+        for d in (0.0, 1.0)
+    }
 
     def mean(d, f):
         return np.mean([f(spec) for spec in specs[d]])
@@ -176,7 +191,9 @@ def test_difficulty_makes_expressions_subtler_and_nuisances_stronger():
         lambda s: s.envelope.pad_before + s.envelope.pad_after,
     ):
         assert mean(hard, f) > mean(easy, f)
-    assert mean(hard, lambda s: np.mean(list(s.aus.values()))) < mean(easy, lambda s: np.mean(list(s.aus.values())))
+    assert mean(hard, lambda s: np.mean(list(s.aus.values()))) < mean(
+        easy, lambda s: np.mean(list(s.aus.values()))
+    )
     with pytest.raises(ValueError, match="difficulty"):
         sample_spec("anger", 0, difficulty=1.5)
 
@@ -218,8 +235,10 @@ def test_envelope_rises_holds_and_falls():
 
 def test_some_short_gifs_miss_the_apex_when_asked():
     rng = np.random.default_rng(3)
-    maxima = [sample_envelope(rng, 0.3, pad_max=1.5, apex_in_window=0.0)(np.linspace(0, 0.3, 10)).max()
-              for _ in range(300)]
+    maxima = [
+        sample_envelope(rng, 0.3, pad_max=1.5, apex_in_window=0.0)(np.linspace(0, 0.3, 10)).max()
+        for _ in range(300)
+    ]
     assert np.mean(np.array(maxima) < 0.5) > 0.1
 
 
@@ -242,8 +261,14 @@ def _read_csv(path: Path) -> list[dict]:
 def test_dataset_is_balanced_decodable_and_deterministic(tmp_path: Path):
     a, b = tmp_path / "a", tmp_path / "b"
     ticks = []
-    summary = generate_dataset(a, per_class=2, size=32, seed=7, workers=1,
-                               progress=lambda done, total: ticks.append((done, total)))
+    summary = generate_dataset(
+        a,
+        per_class=2,
+        size=32,
+        seed=7,
+        workers=1,
+        progress=lambda done, total: ticks.append((done, total)),
+    )
     assert summary.written == 14 and not summary.failures
     assert ticks[-1] == (14, 14)
     generate_dataset(b, per_class=2, size=32, seed=7, workers=2)
@@ -267,7 +292,10 @@ def test_dataset_is_balanced_decodable_and_deterministic(tmp_path: Path):
 
     # A file is exactly what make_gif gives for its recorded seed.
     first = rows[0]
-    assert make_gif(first["label"], int(first["seed"]), size=32).data == (a / first["path"]).read_bytes()
+    assert (
+        make_gif(first["label"], int(first["seed"]), size=32).data
+        == (a / first["path"]).read_bytes()
+    )
     assert int(first["seed"]) == item_seed(7, 0, 0)
 
 
@@ -277,7 +305,10 @@ def test_smaller_rerun_removes_stale_gifs_only(tmp_path: Path):
     keep.write_text("mine")
     summary = generate_dataset(tmp_path, per_class=1, size=32, workers=1, labels=["anger", "fear"])
     assert summary.removed_stale == 2
-    assert sorted(p.name for p in (tmp_path / "anger").iterdir()) == ["anger_00000.gif", "notes.txt"]
+    assert sorted(p.name for p in (tmp_path / "anger").iterdir()) == [
+        "anger_00000.gif",
+        "notes.txt",
+    ]
     assert len(_read_csv(tmp_path / "labels.csv")) == 2
 
 
@@ -297,8 +328,13 @@ def test_bad_arguments_are_rejected(tmp_path: Path, kwargs, message):
 
 
 def test_contact_sheet_has_a_row_per_gif(tmp_path: Path):
-    sheet = render_contact_sheet(tmp_path / "s.png", size=32, gifs_per_class=1, frames_per_gif=3,
-                                 labels=["happiness", "anger"])
+    sheet = render_contact_sheet(
+        tmp_path / "s.png",
+        size=32,
+        gifs_per_class=1,
+        frames_per_gif=3,
+        labels=["happiness", "anger"],
+    )
     with Image.open(tmp_path / "s.png") as im:
         assert im.size == sheet.size
     assert sheet.size[1] == 2 * (32 + 4) + 4
@@ -309,8 +345,24 @@ def test_cli_generates_and_previews(tmp_path: Path):
 
     runner = CliRunner()
     out, sheet = tmp_path / "out", tmp_path / "sheet.png"
-    result = runner.invoke(app, ["data", "synth", str(out), "--per-class", "1", "--size", "32",
-                                 "--workers", "1", "--difficulty", "0.2", "--preview", str(sheet)])
+    result = runner.invoke(
+        app,
+        [
+            "data",
+            "synth",
+            str(out),
+            "--per-class",
+            "1",
+            "--size",
+            "32",
+            "--workers",
+            "1",
+            "--difficulty",
+            "0.2",
+            "--preview",
+            str(sheet),
+        ],
+    )
     assert result.exit_code == 0, result.output
     rows = _read_csv(out / "labels.csv")
     assert len(rows) == 7 and json.loads(rows[0]["params"])["difficulty"] == 0.2

@@ -15,14 +15,19 @@ def synth_command(
     size: int = typer.Option(128, "--size", min=32, max=1024, help="Frame width and height (px)."),
     seed: int = typer.Option(0, "--seed", help="Dataset seed: same seed, same bytes."),
     difficulty: float | None = typer.Option(
-        None, "--difficulty", min=0.0, max=1.0,
+        None,
+        "--difficulty",
+        min=0.0,
+        max=1.0,
         help="0 (clear, clean expressions) to 1 (subtle, cluttered). Default: 0.5.",
     ),
     workers: int | None = typer.Option(
         None, "--workers", min=1, help="Processes (default: all CPUs this process may use)."
     ),
     preview: Path | None = typer.Option(
-        None, "--preview", help="Also write a contact sheet PNG (a row per GIF, by class). "
+        None,
+        "--preview",
+        help="Also write a contact sheet PNG (a row per GIF, by class). "
         "Without OUT_DIR, only the sheet is rendered.",
     ),
 ) -> None:
@@ -55,17 +60,31 @@ def synth_command(
 
 
 def _generate(out_dir, per_class, size, seed, difficulty, workers, generate_dataset):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     columns = (
-        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), TimeRemainingColumn(),
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
     )
     with Progress(*columns, transient=False) as bar:
         job = bar.add_task("synthesising GIFs", total=None)
         return generate_dataset(
-            out_dir, per_class=per_class, size=size, seed=seed, difficulty=difficulty,
-            workers=workers, progress=lambda done, total: bar.update(job, completed=done, total=total),
+            out_dir,
+            per_class=per_class,
+            size=size,
+            seed=seed,
+            difficulty=difficulty,
+            workers=workers,
+            progress=lambda done, total: bar.update(job, completed=done, total=total),
         )
 
 

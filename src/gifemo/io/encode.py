@@ -194,7 +194,9 @@ def quantize_frames(
     else:
         ref = _global_palette(arr, colors, method)
         dither_mode = Image.Dither.FLOYDSTEINBERG if dither else Image.Dither.NONE
-        raw = [np.asarray(Image.fromarray(f).quantize(palette=ref, dither=dither_mode)) for f in arr]
+        raw = [
+            np.asarray(Image.fromarray(f).quantize(palette=ref, dither=dither_mode)) for f in arr
+        ]
     indices, shared = _compact(raw, _pil_palette(ref))
     return indices, [shared] * len(indices)
 
@@ -330,9 +332,7 @@ def _encode(
         dispose = _plan_disposal(disposal, nxt, drawn, rect, before)
         packed = (dispose << 2) | (transparent_index is not None)
         out.append(
-            b"!\xf9\x04"
-            + struct.pack("<BHB", packed, delays_cs[t], transparent_index or 0)
-            + b"\0"
+            b"!\xf9\x04" + struct.pack("<BHB", packed, delays_cs[t], transparent_index or 0) + b"\0"
         )
         local = palette == "local" and t > 0 and not np.array_equal(pal, global_palette)
         if local:

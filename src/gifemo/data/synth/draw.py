@@ -29,7 +29,7 @@ _BLUSH: Colour = (240, 110, 130)
 def mix(a, b, t: float) -> Colour:
     """Colour ``a`` blended towards ``b`` by ``t`` in [0, 1]."""
     t = min(max(float(t), 0.0), 1.0)
-    return tuple(int(round(x * (1 - t) + y * t)) for x, y in zip(a, b, strict=True))  # type: ignore[return-value]
+    return tuple(round(x * (1 - t) + y * t) for x, y in zip(a, b, strict=True))  # type: ignore[return-value]
 
 
 def _ellipse(rx: float, ry: float, n: int = 20) -> np.ndarray:
@@ -56,7 +56,7 @@ class Placement:
         return (np.asarray(pts).reshape(-1, 2) @ self._matrix + self._offset).ravel().tolist()
 
     def px(self, length: float) -> int:
-        return max(1, int(round(self.scale * length)))
+        return max(1, round(self.scale * length))
 
 
 @dataclass(frozen=True)
@@ -93,9 +93,17 @@ def _look(ident: Identity) -> _Look:
         n = np.where(s > 0, 4.0, 2.0)
         half_h = np.where(s > 0, ident.face_bot + 0.45, 1.1 * ident.face_top)
         back_hair = np.stack(
-            [1.22 * ident.face_w * np.sign(c) * np.abs(c) ** (2 / n), half_h * np.sign(s) * np.abs(s) ** (2 / n)], -1
+            [
+                1.22 * ident.face_w * np.sign(c) * np.abs(c) ** (2 / n),
+                half_h * np.sign(s) * np.abs(s) ** (2 / n),
+            ],
+            -1,
         )
-    bun = np.array([0, -ident.face_top - 0.12]) + _ellipse(0.34, 0.34) if ident.hair_style == "bun" else None
+    bun = (
+        np.array([0, -ident.face_top - 0.12]) + _ellipse(0.34, 0.34)
+        if ident.hair_style == "bun"
+        else None
+    )
     y0 = ident.face_bot
     t = np.linspace(0, np.pi, 17)
     shoulders = np.stack([-2.3 * np.cos(t), y0 + 1.45 - 0.45 * np.sin(t)], -1)
@@ -181,7 +189,9 @@ def _box(at: Placement, centre, rx: float, ry: float) -> list[float]:
 def _faded(draw, pts, at: Placement, skin, line, strength: float, width: float) -> None:
     """A wrinkle line whose visibility follows ``strength`` (0 invisible, 1 full)."""
     if strength > 0.08:
-        draw.line(at(pts), fill=mix(skin, line, min(strength, 1.0)), width=at.px(width), joint="curve")
+        draw.line(
+            at(pts), fill=mix(skin, line, min(strength, 1.0)), width=at.px(width), joint="curve"
+        )
 
 
 _FOREHEAD = np.array([[-1, 0.015], [-0.5, -0.005], [0, 0.01], [0.5, -0.005], [1, 0.015]])
@@ -260,13 +270,20 @@ def _mouth(draw, ident: Identity, look: _Look, lm, at: Placement) -> None:
         upper_teeth = np.concatenate([ui[inner], (ui[inner] + (0, min(0.05, gap * 0.6)))[::-1]])
         draw.polygon(at(upper_teeth), fill=_TEETH)
         if gap > 0.06:
-            draw.polygon(at(np.concatenate([li[inner], (li[inner] - (0, 0.035))[::-1]])), fill=_LOWER_TEETH)
+            draw.polygon(
+                at(np.concatenate([li[inner], (li[inner] - (0, 0.035))[::-1]])), fill=_LOWER_TEETH
+            )
     draw.polygon(at(np.concatenate([uo, ui[::-1]])), fill=look.lip_upper)
     draw.polygon(at(np.concatenate([li, lo[::-1]])), fill=ident.lips)
     if gap <= 0.01:
         draw.line(at(ui), fill=look.lip_edge, width=at.px(0.018), joint="curve")
     if look.edge:
-        draw.line(at(np.concatenate([uo, lo[::-1], uo[:1]])), fill=look.lip_edge, width=at.px(0.012), joint="curve")
+        draw.line(
+            at(np.concatenate([uo, lo[::-1], uo[:1]])),
+            fill=look.lip_edge,
+            width=at.px(0.012),
+            joint="curve",
+        )
 
 
 _HAIRLINE_X = np.linspace(1.02, -1.02, 9)
@@ -279,7 +296,9 @@ def _hair_front(draw, ident: Identity, lm, at: Placement) -> None:
     outline = lm["outline"]
     top = outline[outline[:, 1] < -0.05]
     top = top[np.argsort(np.arctan2(top[:, 1], top[:, 0]))] * (1.06, 1.08)
-    hairline_y = {"fringe": lm["brow_l"][:, 1].min() - 0.06, "long": -0.62, "curly": -0.7}.get(style, -0.66)
+    hairline_y = {"fringe": lm["brow_l"][:, 1].min() - 0.06, "long": -0.62, "curly": -0.7}.get(
+        style, -0.66
+    )
     xs = _HAIRLINE_X * ident.face_w
     hy = hairline_y + 0.08 * np.abs(_HAIRLINE_X) ** 3 * (1 if style == "fringe" else 3.5)
     hy = np.minimum(hy, ident.eye_y - 0.12)
@@ -295,8 +314,13 @@ def _beard(draw, ident: Identity, look: _Look, lm, at: Placement) -> None:
     lower = lower[np.argsort(np.arctan2(lower[:, 1], lower[:, 0]))] * 1.02
     mouth_top = lm["lip_upper_outer"][:, 1].min()
     upper = np.array(
-        [[-ident.face_w * 0.9, ident.nose_y + 0.05], [-0.3, mouth_top - 0.03],
-         [0.0, mouth_top - 0.06], [0.3, mouth_top - 0.03], [ident.face_w * 0.9, ident.nose_y + 0.05]]
+        [
+            [-ident.face_w * 0.9, ident.nose_y + 0.05],
+            [-0.3, mouth_top - 0.03],
+            [0.0, mouth_top - 0.06],
+            [0.3, mouth_top - 0.03],
+            [ident.face_w * 0.9, ident.nose_y + 0.05],
+        ]
     )
     draw.polygon(at(np.concatenate([lower, upper])), fill=look.beard)
 
@@ -312,7 +336,12 @@ def _glasses(draw, ident: Identity, lm, at: Placement) -> None:
         else:
             rim = centre + np.array([[-rx, -ry], [rx, -ry], [rx, ry * 0.8], [-rx, ry * 0.8]])
         rims.append(rim)
-        draw.line(at(np.concatenate([rim, rim[:1]])), fill=ident.glasses_colour, width=width, joint="curve")
+        draw.line(
+            at(np.concatenate([rim, rim[:1]])),
+            fill=ident.glasses_colour,
+            width=width,
+            joint="curve",
+        )
     y = rims[0][:, 1].mean() - 0.04
     bridge = ((rims[0][:, 0].max(), y), (rims[1][:, 0].min(), y))
     draw.line(at(bridge), fill=ident.glasses_colour, width=width)

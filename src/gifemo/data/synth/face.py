@@ -30,11 +30,21 @@ _SKIN_TONES = np.array(
 )
 _CARTOON_SKINS = np.array([(255, 204, 77), (250, 190, 60), (255, 218, 120)], float)
 _HAIR_COLOURS = np.array(
-    [(30, 22, 18), (60, 40, 25), (110, 70, 40), (170, 120, 60), (220, 190, 120), (140, 140, 140),
-     (150, 40, 30), (40, 40, 60)],
+    [
+        (30, 22, 18),
+        (60, 40, 25),
+        (110, 70, 40),
+        (170, 120, 60),
+        (220, 190, 120),
+        (140, 140, 140),
+        (150, 40, 30),
+        (40, 40, 60),
+    ],
     float,
 )
-_IRIS_COLOURS = np.array([(60, 40, 25), (90, 60, 30), (50, 90, 140), (70, 110, 70), (40, 30, 25)], float)
+_IRIS_COLOURS = np.array(
+    [(60, 40, 25), (90, 60, 30), (50, 90, 140), (70, 110, 70), (40, 30, 25)], float
+)
 
 
 @dataclass(frozen=True)
@@ -77,11 +87,15 @@ class Identity:
 
     def summary(self) -> dict:
         """The categorical parts, for labels.csv."""
-        return {k: v for k, v in asdict(self).items() if k in ("hair_style", "glasses", "beard", "style")}
+        return {
+            k: v
+            for k, v in asdict(self).items()
+            if k in ("hair_style", "glasses", "beard", "style")
+        }
 
 
 def _rgb(c) -> tuple[int, int, int]:
-    return tuple(int(round(float(v))) for v in np.clip(c, 0, 255))  # type: ignore[return-value]
+    return tuple(round(float(v)) for v in np.clip(c, 0, 255))  # type: ignore[return-value]
 
 
 def sample_identity(rng: np.random.Generator) -> Identity:
@@ -92,7 +106,9 @@ def sample_identity(rng: np.random.Generator) -> Identity:
     else:
         i = rng.uniform(0, len(_SKIN_TONES) - 1)
         lo = int(i)
-        skin = _SKIN_TONES[lo] + (i - lo) * (_SKIN_TONES[min(lo + 1, len(_SKIN_TONES) - 1)] - _SKIN_TONES[lo])
+        skin = _SKIN_TONES[lo] + (i - lo) * (
+            _SKIN_TONES[min(lo + 1, len(_SKIN_TONES) - 1)] - _SKIN_TONES[lo]
+        )
     hair = _HAIR_COLOURS[rng.integers(len(_HAIR_COLOURS))] * rng.uniform(0.85, 1.15)
     eye_w = rng.uniform(0.17, 0.22)
     lip_base = skin * np.array([0.85, 0.55, 0.55]) + rng.uniform(0, 60) * np.array([1.0, 0.1, 0.15])
@@ -151,7 +167,9 @@ _OUTLINE_THETA = np.linspace(0, 2 * np.pi, 48, endpoint=False)
 _OUTLINE_COS, _OUTLINE_SIN = np.cos(_OUTLINE_THETA), np.sin(_OUTLINE_THETA)
 
 
-def _superellipse(a: float, b_top: float, b_bot: float, n_bot: float, jaw_w: float = 1.0) -> np.ndarray:
+def _superellipse(
+    a: float, b_top: float, b_bot: float, n_bot: float, jaw_w: float = 1.0
+) -> np.ndarray:
     """Head outline: an ellipse above, a superellipse (exponent ``n_bot``) below: ``(48, 2)``."""
     c, s = _OUTLINE_COS, _OUTLINE_SIN
     lower = s > 0
@@ -213,7 +231,9 @@ def _eye(lm, ident: Identity, c, side: str, s: float, gaze) -> None:
     u = _EYE_U
     x = s * (ident.eye_dx + u * ident.eye_w)
     base = ident.eye_y - ident.eye_tilt * u
-    hu = ident.eye_up * (1 + 0.9 * c["upper_lid_raise"] - 0.35 * c["lid_tighten"] - 0.3 * c["cheek_raise"])
+    hu = ident.eye_up * (
+        1 + 0.9 * c["upper_lid_raise"] - 0.35 * c["lid_tighten"] - 0.3 * c["cheek_raise"]
+    )
     hl = ident.eye_lo * (1 - 0.8 * c["lid_tighten"] - 1.4 * c["cheek_raise"])
     upper = base - hu * _UPPER_LID
     lower = base + hl * _LOWER_LID
@@ -221,17 +241,26 @@ def _eye(lm, ident: Identity, c, side: str, s: float, gaze) -> None:
     upper = np.minimum(upper * (1 - close) + lower * close, lower)
     lm[f"eye_upper_{side}"] = np.stack([x, upper], -1)
     lm[f"eye_lower_{side}"] = np.stack([x, lower], -1)
-    iris_c = np.array([s * ident.eye_dx + gaze[0] * 0.4 * ident.eye_w, ident.eye_y + 0.012 + 0.02 * gaze[1]])
+    iris_c = np.array(
+        [s * ident.eye_dx + gaze[0] * 0.4 * ident.eye_w, ident.eye_y + 0.012 + 0.02 * gaze[1]]
+    )
     lm[f"iris_{side}"] = iris_c[None]
     # Cheek contour under the eye, pushed up by AU6.
     cu = _CHEEK_U
     cheek_y = ident.eye_y + ident.eye_lo + 0.1 - 0.05 * c["cheek_raise"] + 0.03 * cu**2
-    lm[f"cheek_{side}"] = np.stack([s * (ident.eye_dx + 0.05 + cu * ident.eye_w * 1.1), cheek_y], -1)
+    lm[f"cheek_{side}"] = np.stack(
+        [s * (ident.eye_dx + 0.05 + cu * ident.eye_w * 1.1), cheek_y], -1
+    )
     ox = s * (ident.eye_dx + ident.eye_w + 0.03)
     lm[f"crow_{side}"] = np.array(
-        [[ox, ident.eye_y - 0.03], [ox + s * 0.07, ident.eye_y - 0.06],
-         [ox, ident.eye_y], [ox + s * 0.08, ident.eye_y],
-         [ox, ident.eye_y + 0.03], [ox + s * 0.07, ident.eye_y + 0.06]]
+        [
+            [ox, ident.eye_y - 0.03],
+            [ox + s * 0.07, ident.eye_y - 0.06],
+            [ox, ident.eye_y],
+            [ox + s * 0.08, ident.eye_y],
+            [ox, ident.eye_y + 0.03],
+            [ox + s * 0.07, ident.eye_y + 0.06],
+        ]
     )
 
 
@@ -254,11 +283,19 @@ def _nose(lm, ident: Identity, c) -> None:
     ny, nw = ident.nose_y, ident.nose_w
     raise_ = c["nostril_raise"]
     lm["nose_bridge"] = _curve((0.03, ident.eye_y + 0.02), (0.05, ny - 0.15), (0.02, ny - 0.05), 5)
-    lm["nose_base"] = _curve((-nw - 0.02 * raise_, ny - 0.03 * raise_), (0.0, ny + 0.05 - 0.02 * raise_),
-                             (nw + 0.02 * raise_, ny - 0.03 * raise_), 7)
-    lm["nose_nostrils"] = np.array([[-nw * 0.5, ny + 0.01 - 0.03 * raise_], [nw * 0.5, ny + 0.01 - 0.03 * raise_]])
+    lm["nose_base"] = _curve(
+        (-nw - 0.02 * raise_, ny - 0.03 * raise_),
+        (0.0, ny + 0.05 - 0.02 * raise_),
+        (nw + 0.02 * raise_, ny - 0.03 * raise_),
+        7,
+    )
+    lm["nose_nostrils"] = np.array(
+        [[-nw * 0.5, ny + 0.01 - 0.03 * raise_], [nw * 0.5, ny + 0.01 - 0.03 * raise_]]
+    )
     wy = np.linspace(ident.eye_y + 0.08, ny - 0.09, 3)
-    lm["nose_wrinkles"] = np.concatenate([[[-nw * 0.7, y], [0, y - 0.015], [nw * 0.7, y]] for y in wy])
+    lm["nose_wrinkles"] = np.concatenate(
+        [[[-nw * 0.7, y], [0, y - 0.015], [nw * 0.7, y]] for y in wy]
+    )
 
 
 _LIP_U = np.linspace(-1, 1, 15)  # -1 left corner, 1 right corner
@@ -271,7 +308,9 @@ _LOWER_LIP = 1 - _LIP_ABS**1.6
 def _mouth(lm, ident: Identity, c) -> None:
     up, down, out = c["lip_corner_up"], c["lip_corner_down"], c["lip_corner_out"]
     stretch, tight, jaw, speech = c["lip_stretch"], c["lip_tighten"], c["jaw_drop"], c["speech"]
-    width = ident.mouth_w * (1 + 0.2 * out + 0.3 * stretch - 0.28 * tight + 0.04 * speech - 0.2 * jaw)
+    width = ident.mouth_w * (
+        1 + 0.2 * out + 0.3 * stretch - 0.28 * tight + 0.04 * speech - 0.2 * jaw
+    )
     gap = (
         0.24 * jaw
         + 0.06 * speech

@@ -32,7 +32,9 @@ MIN_SIZE, MAX_SIZE = 32, 1024
 
 def item_seed(seed: int, class_index: int, index: int) -> int:
     """The seed of GIF ``index`` of class ``class_index`` in a dataset generated with ``seed``."""
-    state = np.random.SeedSequence(seed, spawn_key=(class_index, index)).generate_state(2, np.uint32)
+    state = np.random.SeedSequence(seed, spawn_key=(class_index, index)).generate_state(
+        2, np.uint32
+    )
     return int(state[0]) << 31 | int(state[1]) >> 1
 
 
@@ -49,7 +51,9 @@ class SynthGif:
     encoding: GifEncoding
 
 
-def make_gif(label: str, seed: int, *, size: int = 128, difficulty: float = DEFAULT_DIFFICULTY) -> SynthGif:
+def make_gif(
+    label: str, seed: int, *, size: int = 128, difficulty: float = DEFAULT_DIFFICULTY
+) -> SynthGif:
     """Render and encode one GIF in memory (the dataset writes exactly these bytes)."""
     spec = sample_spec(label, seed, size=size, difficulty=difficulty)
     buf = io.BytesIO()
@@ -76,8 +80,13 @@ def _run(task: _Task) -> tuple[_Task, dict | None, str | None]:
         encode(spec, render_frames(spec), Path(task.out_dir) / rel)
     except Exception as error:  # noqa: BLE001 - reported per file at the end
         return task, None, f"{rel}: {type(error).__name__}: {error}"
-    row = {"path": rel, "label": task.label, "frames": spec.n_frames, "seed": task.seed,
-           "params": spec.params_json()}
+    row = {
+        "path": rel,
+        "label": task.label,
+        "frames": spec.n_frames,
+        "seed": task.seed,
+        "params": spec.params_json(),
+    }
     return task, row, None
 
 
@@ -150,7 +159,9 @@ def generate_dataset(
     labels = validate_label_set(labels)
     unknown = [x for x in labels if x not in PAPER_EMOTIONS]
     if unknown:
-        raise ValueError(f"no synthetic generator for labels {unknown}; choose from {list(PAPER_EMOTIONS)}")
+        raise ValueError(
+            f"no synthetic generator for labels {unknown}; choose from {list(PAPER_EMOTIONS)}"
+        )
     if per_class < 1:
         raise ValueError(f"per_class must be at least 1, got {per_class}")
     if not MIN_SIZE <= size <= MAX_SIZE:
@@ -164,8 +175,15 @@ def generate_dataset(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tasks = [
-        _Task(str(out), label, PAPER_EMOTIONS.index(label), i,
-              item_seed(seed, PAPER_EMOTIONS.index(label), i), size, float(difficulty))
+        _Task(
+            str(out),
+            label,
+            PAPER_EMOTIONS.index(label),
+            i,
+            item_seed(seed, PAPER_EMOTIONS.index(label), i),
+            size,
+            float(difficulty),
+        )
         for label in labels
         for i in range(per_class)
     ]
@@ -187,8 +205,9 @@ def generate_dataset(
     writer.writeheader()
     writer.writerows(ordered)
     atomic_write_text(out / LABELS_CSV, buf.getvalue())
-    return SynthSummary(out, len(ordered), out / LABELS_CSV, time.perf_counter() - start,
-                        sorted(failures), removed)
+    return SynthSummary(
+        out, len(ordered), out / LABELS_CSV, time.perf_counter() - start, sorted(failures), removed
+    )
 
 
 def _map(tasks: list[_Task], workers: int):

@@ -10,7 +10,23 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 BACKGROUNDS = ("gradient", "blobs", "stripes", "bokeh", "room", "tiles")
 
 # Meaningless syllables: captions are there to occlude and distract, not to carry meaning.
-_SYLLABLES = ("ka", "lo", "mi", "ne", "ru", "ta", "vo", "si", "pe", "da", "zu", "ho", "ri", "an", "el")
+_SYLLABLES = (
+    "ka",
+    "lo",
+    "mi",
+    "ne",
+    "ru",
+    "ta",
+    "vo",
+    "si",
+    "pe",
+    "da",
+    "zu",
+    "ho",
+    "ri",
+    "an",
+    "el",
+)
 
 
 def _random_colour(rng: np.random.Generator, lo: float = 20, hi: float = 235) -> np.ndarray:
@@ -46,7 +62,10 @@ def render_background(rng: np.random.Generator, kind: str, size: int) -> Image.I
         for _ in range(rng.integers(8, 25)):
             r = rng.uniform(0.03, 0.15) * size
             x, y = rng.uniform(0, size, 2)
-            draw.ellipse((x - r, y - r, x + r, y + r), fill=tuple(int(v) for v in _random_colour(rng, 60, 255)))
+            draw.ellipse(
+                (x - r, y - r, x + r, y + r),
+                fill=tuple(int(v) for v in _random_colour(rng, 60, 255)),
+            )
         canvas = canvas.filter(ImageFilter.GaussianBlur(size * 0.015))
     elif kind == "room":
         floor = rng.uniform(0.6, 0.85) * size
@@ -55,18 +74,22 @@ def render_background(rng: np.random.Generator, kind: str, size: int) -> Image.I
             w, h = rng.uniform(0.1, 0.35, 2) * size
             x, y = rng.uniform(0, size - w), rng.uniform(0, floor - h)
             frame = tuple(int(v) for v in _random_colour(rng))
-            draw.rectangle((x, y, x + w, y + h), fill=tuple(int(v) for v in _random_colour(rng)),
-                           outline=frame, width=max(1, size // 80))
+            draw.rectangle(
+                (x, y, x + w, y + h),
+                fill=tuple(int(v) for v in _random_colour(rng)),
+                outline=frame,
+                width=max(1, size // 80),
+            )
     grain = rng.normal(0, rng.uniform(0, 8), (size // 4, size // 4, 1))
     texture = Image.fromarray(np.clip(128 + grain[..., 0], 0, 255).astype(np.uint8))
-    texture = np.asarray(texture.resize((size, size), Image.Resampling.BILINEAR), float)[..., None] - 128
+    texture = (
+        np.asarray(texture.resize((size, size), Image.Resampling.BILINEAR), float)[..., None] - 128
+    )
     return Image.fromarray(np.clip(np.asarray(canvas, float) + texture, 0, 255).astype(np.uint8))
 
 
 def caption_text(rng: np.random.Generator) -> str:
-    words = [
-        "".join(rng.choice(_SYLLABLES, rng.integers(1, 4))) for _ in range(rng.integers(1, 5))
-    ]
+    words = ["".join(rng.choice(_SYLLABLES, rng.integers(1, 4))) for _ in range(rng.integers(1, 5))]
     text = " ".join(words)
     return text.upper() if rng.random() < 0.5 else text
 
@@ -76,7 +99,9 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=max(size, 6))
 
 
-def draw_caption(draw: ImageDraw.ImageDraw, canvas: int, text: str, *, style: str, top: bool) -> None:
+def draw_caption(
+    draw: ImageDraw.ImageDraw, canvas: int, text: str, *, style: str, top: bool
+) -> None:
     """A caption: a ``"bar"`` with text on it, or ``"meme"`` white text with a black outline."""
     height = int(canvas * 0.15)
     y0 = 0 if top else canvas - height
@@ -86,8 +111,15 @@ def draw_caption(draw: ImageDraw.ImageDraw, canvas: int, text: str, *, style: st
         fill, stroke = (255, 255, 255), 0
     else:
         fill, stroke = (255, 255, 255), max(1, height // 14)
-    draw.text((canvas / 2, y0 + height / 2), text, font=font, fill=fill, anchor="mm",
-              stroke_width=stroke, stroke_fill=(0, 0, 0))
+    draw.text(
+        (canvas / 2, y0 + height / 2),
+        text,
+        font=font,
+        fill=fill,
+        anchor="mm",
+        stroke_width=stroke,
+        stroke_fill=(0, 0, 0),
+    )
 
 
 def heart(cx: float, cy: float, r: float) -> list[tuple[float, float]]:
@@ -129,7 +161,9 @@ def finish_frame(
     """
     w, h = frame.size
     if blur is not None:
-        small = frame.resize((max(8, int(w * blur)), max(8, int(h * blur))), Image.Resampling.BILINEAR)
+        small = frame.resize(
+            (max(8, int(w * blur)), max(8, int(h * blur))), Image.Resampling.BILINEAR
+        )
         frame = small.resize((w, h), Image.Resampling.BILINEAR)
     out = np.asarray(frame, np.float32) * (field * gain.astype(np.float32))
     if noise is not None:

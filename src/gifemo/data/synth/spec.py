@@ -120,7 +120,10 @@ def sample_expression(
 ) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
     """``(aus, leak, confuser)`` intensities for one GIF of class ``label`` at difficulty ``d``."""
     scale = rng.uniform(_lerp(0.75, 0.35, d), _lerp(1.0, 0.9, d))
-    aus = {au: float(min(1.0, w * scale * rng.uniform(0.85, 1.1))) for au, w in PROTOTYPES[label].items()}
+    aus = {
+        au: float(min(1.0, w * scale * rng.uniform(0.85, 1.1)))
+        for au, w in PROTOTYPES[label].items()
+    }
     leak = {}
     for au in EXPRESSIVE_AUS:
         if au not in aus and rng.random() < _lerp(0.05, 0.3, d):
@@ -129,7 +132,9 @@ def sample_expression(
     if rng.random() < _lerp(0.0, 0.45, d):
         strength = rng.uniform(0.2, 0.6)
         other = CONFUSABLE[label]
-        confuser = {au: float(w * strength * scale) for au, w in PROTOTYPES[other].items() if au not in aus}
+        confuser = {
+            au: float(w * strength * scale) for au, w in PROTOTYPES[other].items() if au not in aus
+        }
     return aus, leak, confuser
 
 
@@ -139,7 +144,9 @@ def _gesture(rng: np.random.Generator, label: str) -> dict[str, float]:
     ``roll`` (radians) tilts, ``pitch``/``yaw`` turn (face units), ``scale`` leans in or out,
     ``nod``/``nod_hz`` and ``bob``/``bob_hz`` oscillate the pitch, ``gaze_y`` looks down.
     """
-    g = dict.fromkeys(("roll", "pitch", "yaw", "scale", "nod", "nod_hz", "bob", "bob_hz", "gaze_y"), 0.0)
+    g = dict.fromkeys(
+        ("roll", "pitch", "yaw", "scale", "nod", "nod_hz", "bob", "bob_hz", "gaze_y"), 0.0
+    )
     sign = float(rng.choice([-1.0, 1.0]))
     if label == "like":
         kind = rng.choice(["tilt", "nod", "both"], p=[0.5, 0.35, 0.15])
@@ -164,7 +171,9 @@ def _gesture(rng: np.random.Generator, label: str) -> dict[str, float]:
 
 def _encoder(rng: np.random.Generator, d: float) -> dict:
     palette = "global" if rng.random() < 0.6 else "local"
-    colors = int(rng.choice([256, 128, 64, 32], p=[0.55 - 0.2 * d, 0.2, 0.15 + 0.1 * d, 0.1 + 0.1 * d]))
+    colors = int(
+        rng.choice([256, 128, 64, 32], p=[0.55 - 0.2 * d, 0.2, 0.15 + 0.1 * d, 0.1 + 0.1 * d])
+    )
     optimize = bool(rng.random() < 0.8)
     disposal = str(rng.choice(["auto", "keep", "background", "none"], p=[0.45, 0.3, 0.1, 0.15]))
     return {
@@ -178,7 +187,9 @@ def _encoder(rng: np.random.Generator, d: float) -> dict:
     }
 
 
-def sample_spec(label: str, seed: int, *, size: int = 128, difficulty: float = DEFAULT_DIFFICULTY) -> GifSpec:
+def sample_spec(
+    label: str, seed: int, *, size: int = 128, difficulty: float = DEFAULT_DIFFICULTY
+) -> GifSpec:
     """Everything one GIF of class ``label`` is made of; a function of its arguments only."""
     if label not in PROTOTYPES:
         raise ValueError(f"unknown label {label!r}; the synthetic set has {sorted(PROTOTYPES)}")
@@ -189,7 +200,9 @@ def sample_spec(label: str, seed: int, *, size: int = 128, difficulty: float = D
     delays = sample_delays(rng, sample_frame_count(rng))
     duration = sum(delays) / 1000.0
     aus, leak, confuser = sample_expression(rng, label, d)
-    envelope = sample_envelope(rng, duration, pad_max=_lerp(0.3, 1.6, d), apex_in_window=_lerp(1.0, 0.8, d))
+    envelope = sample_envelope(
+        rng, duration, pad_max=_lerp(0.3, 1.6, d), apex_in_window=_lerp(1.0, 0.8, d)
+    )
     au_lag = {au: float(rng.normal(0, 0.08)) for au in sorted({*aus, *confuser})}
     k = _lerp(0.3, 1.5, d)
     motion = {
@@ -232,7 +245,9 @@ def sample_spec(label: str, seed: int, *, size: int = 128, difficulty: float = D
             "seed": int(rng.integers(2**31)),
         }
     blush = 0.0
-    if (label == "like" and rng.random() < 0.45) or (label == "happiness" and rng.random() < 0.1 * d):
+    if (label == "like" and rng.random() < 0.45) or (
+        label == "happiness" and rng.random() < 0.1 * d
+    ):
         blush = rng.uniform(0.4, 1.0)
     hearts = int(rng.integers(1, 5)) if label == "like" and rng.random() < 0.3 else 0
     identity = sample_identity(rng)

@@ -75,7 +75,9 @@ class Envelope:
         rise = _smoothstep((tau - a) / self.onset)
         fall = _smoothstep((tau - c) / self.offset)
         level = rise * (1 - fall * (1 - self.residual))
-        return np.where(tau < b, rise, np.where(tau < c, 1.0, np.where(tau < d, level, self.residual)))
+        return np.where(
+            tau < b, rise, np.where(tau < c, 1.0, np.where(tau < d, level, self.residual))
+        )
 
     def to_dict(self) -> dict:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
@@ -116,18 +118,27 @@ def sample_envelope(
     else:
         start = rng.uniform(0, length - duration)
     return Envelope(
-        float(pad_before), float(onset), float(apex), float(offset), float(pad_after),
-        float(residual), float(start), None if period is None else float(period),
+        float(pad_before),
+        float(onset),
+        float(apex),
+        float(offset),
+        float(pad_after),
+        float(residual),
+        float(start),
+        None if period is None else float(period),
     )
 
 
-def smooth_noise(rng: np.random.Generator, t: np.ndarray, amplitude: float, fmin: float = 0.1,
-                 fmax: float = 1.2) -> np.ndarray:
+def smooth_noise(
+    rng: np.random.Generator, t: np.ndarray, amplitude: float, fmin: float = 0.1, fmax: float = 1.2
+) -> np.ndarray:
     """A smooth random wiggle: three sinusoids with random frequencies (Hz) and phases."""
     freqs = rng.uniform(fmin, fmax, 3)
     phases = rng.uniform(0, 2 * np.pi, 3)
     weights = rng.dirichlet(np.ones(3))
-    return amplitude * (weights[:, None] * np.sin(2 * np.pi * freqs[:, None] * t + phases[:, None])).sum(0)
+    return amplitude * (
+        weights[:, None] * np.sin(2 * np.pi * freqs[:, None] * t + phases[:, None])
+    ).sum(0)
 
 
 def blink_curve(rng: np.random.Generator, t: np.ndarray, rate: float) -> np.ndarray:
@@ -147,5 +158,7 @@ def speech_curve(rng: np.random.Generator, t: np.ndarray, amplitude: float) -> n
     rate = rng.uniform(2.5, 5.0)
     phase = rng.uniform(0, np.pi)
     syllables = np.abs(np.sin(np.pi * rate * t + phase)) ** 1.5
-    phrases = _smoothstep(2.5 * (np.sin(2 * np.pi * rng.uniform(0.15, 0.5) * t + rng.uniform(0, 6.3)) + 0.3))
+    phrases = _smoothstep(
+        2.5 * (np.sin(2 * np.pi * rng.uniform(0.15, 0.5) * t + rng.uniform(0, 6.3)) + 0.3)
+    )
     return amplitude * syllables * phrases
