@@ -18,8 +18,8 @@ attribute). :func:`load_trained_model` rebuilds the architecture with
 ``create_model(name, pretrained=None, ...)`` and loads those weights: no dataset, no
 pretrained download, no Lightning module needed.
 
-:class:`AtomicCheckpointIO` writes every checkpoint through :func:`gifemo.atomic.atomic_write`:
-a write that fails or is killed half-way leaves the previous file in place.
+:class:`gifemo.training.checkpoint_io.AtomicCheckpointIO` writes every checkpoint atomically.
+This module does not import Lightning, so that inference loads models quickly.
 """
 
 from __future__ import annotations
@@ -30,10 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch import nn
 
-from gifemo.atomic import atomic_write
 from gifemo.labels import validate_label_set
 from gifemo.preprocess import PreprocessConfig
 
@@ -211,18 +209,3 @@ def load_trained_model(path: str | os.PathLike, *, which: str = "auto") -> Train
         metadata=dict(payload.get("metadata") or {}),
     )
 
-
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """Lightning's torch checkpoint IO, writing through a temporary file and an atomic rename.
-
-    ``torch.save`` streams into the temporary file; only a complete, fsync-ed file replaces
-    the target. An exception or a kill part-way leaves the previous checkpoint untouched.
-    """
-
-    def save_checkpoint(
-        self, checkpoint: dict[str, Any], path: str | os.PathLike, storage_options: Any | None = None
-    ) -> None:
-        if storage_options is not None:
-            raise TypeError(f"{type(self).__name__} takes no storage_options, got {storage_options!r}")
-        with atomic_write(path, "wb") as handle:
-            torch.save(checkpoint, handle)

@@ -144,7 +144,7 @@ def train(
     from lightning.pytorch.loggers import CSVLogger
 
     from gifemo.training.callbacks import EpochHistory, RunCheckpoint
-    from gifemo.training.checkpoint import AtomicCheckpointIO
+    from gifemo.training.checkpoint_io import AtomicCheckpointIO
     from gifemo.training.data import TrainingDataModule
     from gifemo.training.module import MONITOR, GifEmotionModule
 
