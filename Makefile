@@ -20,5 +20,9 @@ install: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Synthetic data -> ResNet-ConvGRU trained on the CPU -> report, predictions (~15 min on 2 cores).
+demo: $(STAMP)
+	$(BIN)/gifemo demo --out demo
+
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

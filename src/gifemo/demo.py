@@ -1,0 +1,308 @@
+"""The out-of-the-box demo: from nothing to a trained, evaluated model and predictions, on a CPU.
+
+``gifemo demo --out demo`` (``make demo``) runs six steps, each printing its progress:
+
+1. synthesise the built-in dataset (:mod:`gifemo.data.synth`) into ``OUT/data``;
+2. describe it: frames per GIF (the paper's Fig. 5) and a contact sheet;
+3. train ResNet-ConvGRU on it (:func:`gifemo.training.fit.train`) into ``OUT/run``, which ends
+   with the test report (``report.md``, ``confusion_matrix.png``);
+4. predict a few test GIFs (:mod:`gifemo.inference`): intensities, timelines, an annotated GIF;
+5. evaluate the same model on real animated emoji it never saw (out of domain), if present;
+6. list every output.
+
+Re-running reuses what is done: the dataset when it was made with the same settings, and the
+training run (finished: skipped; interrupted: resumed from its last epoch).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gifemo.atomic import atomic_write_text
+from gifemo.evaluation.report import _duration
+from gifemo.labels import PAPER_EMOTIONS
+
+#: The animated Noto emoji next to a source checkout (``../shared/data/noto-emoji-7``).
+DEFAULT_OOD_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "noto-emoji-7"
+SYNTH_STATE = "synth.json"
+
+
+@dataclass
+class DemoConfig:
+    """The demo's settings. The defaults take about 10 minutes of training on 2 CPU cores
+    (measured numbers in docs/results.md)."""
+
+    out: str = "demo"
+    per_class: int = 100
+    gif_size: int = 96
+    synth_workers: int | None = None  # None: every CPU this process may use
+    difficulty: float | None = None  # None: the generator's default
+    model: str = "resnet_convgru"
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    size: int = 64
+    epochs: int = 8
+    batch_size: int = 16
+    lr: float = 1e-3
+    max_clips_per_gif: int | None = 2
+    precision: str = "bf16-mixed"
+    seed: int = 0
+    workers: int = 0
+    n_predict: int = 7
+    ood_data: str | None = str(DEFAULT_OOD_DATA)
+    progress: bool = True
+
+    @property
+    def out_dir(self) -> Path:
+        return Path(self.out).expanduser().resolve()
+
+    def synth_settings(self) -> dict[str, Any]:
+        from gifemo.data.synth import DEFAULT_DIFFICULTY
+
+        difficulty = DEFAULT_DIFFICULTY if self.difficulty is None else self.difficulty
+        return {"per_class": self.per_class, "size": self.gif_size, "seed": self.seed, "difficulty": difficulty}
+
+    def train_config(self):
+        from gifemo.training.config import TrainConfig
+
+        return TrainConfig(
+            data=str(self.out_dir / "data"),
+            model=self.model,
+            model_kwargs=dict(self.model_kwargs),
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            size=self.size,
+            seed=self.seed,
+            precision=self.precision,
+            accelerator="cpu",
+            workers=self.workers,
+            max_clips_per_gif=self.max_clips_per_gif,
+            channels_last=True,
+            cache_dir=str(self.out_dir / "cache"),
+        )
+
+
+@dataclass
+class DemoResult:
+    """Every output path (by name), the headline numbers and the seconds each step took."""
+
+    outputs: dict[str, Path] = field(default_factory=dict)
+    accuracy: float | None = None
+    ood_accuracy: float | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def run_demo(config: DemoConfig, *, console=None, train_fn: Callable[..., Any] | None = None) -> DemoResult:
+    """Run the six steps (see the module docstring); returns what they produced."""
+    from rich.console import Console
+
+    console = console or Console(stderr=True, soft_wrap=True)
+    out = config.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    result = DemoResult()
+    steps: list[tuple[str, Callable[[], None]]] = [
+        ("Synthetic dataset", lambda: _dataset(config, console, result)),
+        ("Dataset statistics", lambda: _describe(config, console, result)),
+        (f"Training {config.model} on the CPU", lambda: _train(config, console, result, train_fn)),
+        ("Predicting test GIFs", lambda: _predict(config, console, result)),
+        ("Out-of-domain check on real emoji", lambda: _out_of_domain(config, console, result)),
+    ]
+    total = time.perf_counter()
+    for index, (title, step) in enumerate(steps, start=1):
+        console.rule(f"[bold][{index}/{len(steps) + 1}] {title}")
+        started = time.perf_counter()
+        step()
+        result.seconds[title] = time.perf_counter() - started
+        console.print(f"[dim]{title}: {_duration(result.seconds[title])}[/dim]")
+    result.seconds["total"] = time.perf_counter() - total
+    console.rule(f"[bold][{len(steps) + 1}/{len(steps) + 1}] Outputs")
+    _summary(config, console, result)
+    return result
+
+
+# -- steps ----------------------------------------------------------------------------------
+
+
+def _dataset(config: DemoConfig, console, result: DemoResult) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+
+    from gifemo.data.synth import LABELS_CSV, generate_dataset
+
+    data = config.out_dir / "data"
+    state, wanted = data / SYNTH_STATE, config.synth_settings()
+    result.outputs["dataset"] = data
+    if (data / LABELS_CSV).is_file() and state.is_file() and json.loads(state.read_text()) == wanted:
+        console.print(f"reusing {data} ({7 * config.per_class} GIFs, made earlier with the same settings)")
+        return
+    if (config.out_dir / "run" / "config.yaml").is_file():
+        raise ValueError(
+            f"{config.out_dir / 'run'} was trained on a dataset made with other settings than {wanted}; "
+            "delete it (or use another --out) to train on the new one"
+        )
+    console.print(
+        f"{wanted['per_class']} animated faces per emotion, {wanted['size']} px, difficulty {wanted['difficulty']}, "
+        f"seed {wanted['seed']} -> {data}"
+    )
+    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, disable=not config.progress) as bar:
+        job = bar.add_task("synthesising", total=None)
+        summary = generate_dataset(
+            data, **wanted, workers=config.synth_workers, progress=lambda done, total: bar.update(job, completed=done, total=total)
+        )
+    for line in summary.failures:
+        console.print(f"[red]failed:[/red] {line}", markup=True, highlight=False)
+    atomic_write_text(state, json.dumps(wanted) + "\n")
+    console.print(f"wrote {summary.written} GIFs in {summary.seconds:.0f} s ({summary.gifs_per_second:.1f} GIFs/s)")
+
+
+def _describe(config: DemoConfig, console, result: DemoResult) -> None:
+    from gifemo.data import compute_stats, load_dataset, plot_frame_histogram
+    from gifemo.data.synth import render_contact_sheet
+
+    out = config.out_dir
+    stats = compute_stats(load_dataset(out / "data"))
+    summary = stats.summary()
+    console.print(
+        f"{summary.n_gifs} GIFs, {', '.join(f'{label} {len(stats.frames[label])}' for label in stats.labels)}; "
+        f"frames per GIF: min {summary.min}, median {summary.median:g}, mean {summary.mean:.1f}, max {summary.max}"
+    )
+    result.outputs["frame histogram (Fig. 5)"] = plot_frame_histogram(stats, out / "frames_histogram.png")
+    settings = config.synth_settings()
+    sheet = out / "contact_sheet.png"
+    render_contact_sheet(sheet, seed=settings["seed"], size=settings["size"], difficulty=settings["difficulty"])
+    result.outputs["contact sheet"] = sheet
+
+
+def _train(config: DemoConfig, console, result: DemoResult, train_fn) -> None:
+    from gifemo.experiments.reproduce import run_action
+
+    if train_fn is None:
+        from gifemo.training.fit import train as train_fn
+
+    run_dir = config.out_dir / "run"
+    train_config = config.train_config()
+    status, action = run_action(run_dir, train_config)
+    if action == "skip":
+        console.print(f"reusing the finished run {run_dir}")
+    else:
+        console.print(
+            f"{'resuming ' if action != 'train' else ''}{train_config.model}: {train_config.epochs} epochs at "
+            f"{train_config.size} px, batch {train_config.batch_size}, lr {train_config.lr}, "
+            f"{train_config.precision}, channels-last, at most {train_config.max_clips_per_gif} clips per GIF "
+            f"and epoch -> {run_dir}"
+        )
+        train_fn(train_config, run_dir, resume=action != "train", progress=config.progress)
+    report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+    metrics = report["metrics"]
+    acc = metrics["accuracy"]
+    result.accuracy = acc["value"]
+    console.print(
+        f"test GIF accuracy [bold]{acc['value']:.1%}[/bold] (95% CI {acc['ci_low']:.1%}-{acc['ci_high']:.1%}, "
+        f"{metrics['n_gifs']} GIFs; chance {1 / len(metrics['labels']):.1%}), macro F1 {metrics['macro']['f1']:.3f}"
+    )
+    result.outputs["run (checkpoints, config, metrics.csv)"] = run_dir
+    result.outputs["test report"] = run_dir / "report.md"
+    result.outputs["confusion matrix"] = run_dir / "confusion_matrix.png"
+
+
+def _test_gifs(config: DemoConfig) -> list[tuple[Path, str]]:
+    """The first ``n_predict`` test GIFs, taking the classes in turn."""
+    run_dir, data = config.out_dir / "run", config.out_dir / "data"
+    with open(run_dir / "split.csv", newline="", encoding="utf-8") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["split"] == "test"]
+    by_label = {label: [r for r in rows if r["label"] == label] for label in PAPER_EMOTIONS}
+    picked: list[tuple[Path, str]] = []
+    for i in range(max((len(v) for v in by_label.values()), default=0)):
+        for label in PAPER_EMOTIONS:
+            if len(picked) < config.n_predict and i < len(by_label[label]):
+                picked.append((data / by_label[label][i]["path"], label))
+    return picked
+
+
+def _predict(config: DemoConfig, console, result: DemoResult) -> None:
+    from rich import box
+    from rich.table import Table
+
+    from gifemo.inference import Prediction, load
+    from gifemo.inference.annotate import annotate_gif
+    from gifemo.inference.timeline import plot_timeline
+
+    out = config.out_dir / "predictions"
+    gifs = _test_gifs(config)
+    predictor = load(config.out_dir / "run", precision="32")
+    table = Table(title=f"Emotion intensities of {len(gifs)} test GIFs (mean of each GIF's clips)",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("GIF")
+    table.add_column("true")
+    table.add_column("predicted")
+    for label in predictor.labels:
+        table.add_column(label[:5], justify="right")
+    done = []
+    for (path, true), prediction in zip(gifs, predictor.predict_many([p for p, _ in gifs]), strict=True):
+        if not isinstance(prediction, Prediction):
+            console.print(f"[red]{path.name}: {prediction.error}[/red]")
+            continue
+        top = prediction.top_label
+        mark = "[green]" if top == true else "[red]"
+        table.add_row(path.stem, true, f"{mark}{top}[/]",
+                      *(f"{prediction.intensities[label]:.2f}" for label in predictor.labels))
+        plot_timeline(prediction, out / f"{path.stem}.timeline.png", title=f"{path.name} (true: {true})")
+        done.append((path, true, prediction))
+    console.print(table)
+    if done:
+        path, _, prediction = done[0]
+        result.outputs["annotated GIF"] = annotate_gif(prediction, path, out / f"{path.stem}.annotated.gif")
+        result.outputs["timelines (one PNG per GIF)"] = out
+    records = [{**prediction.to_dict(), "true_label": true} for _, true, prediction in done]
+    path = out / "predictions.json"
+    atomic_write_text(path, json.dumps(records, indent=2) + "\n")
+    result.outputs["predictions (JSON)"] = path
+    console.print(f"same as: gifemo predict {config.out_dir / 'run'} {gifs[0][0]} --timeline t.png")
+
+
+def _out_of_domain(config: DemoConfig, console, result: DemoResult) -> None:
+    from gifemo.evaluation.evaluate import evaluate_run
+
+    data = Path(config.ood_data) if config.ood_data else None
+    if data is None or not data.exists():
+        console.print(f"skipped: {data} not found (pass --ood-data DIR with <label>/*.gif to run it)")
+        return
+    out = config.out_dir / f"ood-{data.name}"
+    report = evaluate_run(config.out_dir / "run", data=data, out=out, progress=config.progress)
+    metrics = report["metrics"]
+    acc = metrics["accuracy"]
+    result.ood_accuracy = acc["value"]
+    console.print(
+        f"{data.name}: GIF accuracy [bold]{acc['value']:.1%}[/bold] (95% CI {acc['ci_low']:.1%}-{acc['ci_high']:.1%}, "
+        f"{metrics['n_gifs']} GIFs; chance {1 / len(metrics['labels']):.1%}). The model saw only synthetic faces: "
+        "this measures the domain gap, not the model."
+    )
+    result.outputs["out-of-domain report"] = out / "report.md"
+
+
+def _summary(config: DemoConfig, console, result: DemoResult) -> None:
+    width = max(len(name) for name in result.outputs)
+    for name, path in result.outputs.items():
+        # Plain lines, not a table: a path must never be cut to fit the terminal.
+        console.print(f"{name:<{width}}  {path}", highlight=False, soft_wrap=True)
+    lines = [f"test accuracy {result.accuracy:.1%}" if result.accuracy is not None else None,
+             f"out-of-domain accuracy {result.ood_accuracy:.1%}" if result.ood_accuracy is not None else None,
+             f"total {_duration(result.seconds['total'])}"]
+    console.print("; ".join(x for x in lines if x))
+    summary = {
+        "settings": dataclasses.asdict(config),
+        "accuracy": result.accuracy,
+        "ood_accuracy": result.ood_accuracy,
+        "seconds": result.seconds,
+        "outputs": {name: str(path) for name, path in result.outputs.items()},
+    }
+    path = config.out_dir / "demo.json"
+    atomic_write_text(path, json.dumps(summary, indent=2) + "\n")
+    console.print(f"all of it: {config.out_dir} (summary: {path})")

@@ -1,0 +1,129 @@
+"""``gifemo demo``: the demo pipeline end to end with its parameters shrunk (same code path)."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+from rich.console import Console
+
+from gifemo.demo import DemoConfig, run_demo
+from gifemo.training.fit import train
+from training_helpers import SMALL_CONVGRU
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class CountingTrain:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, config, run_dir, *, resume, progress):
+        self.calls += 1
+        return train(config, run_dir, resume=resume, progress=False)
+
+
+def tiny(out: Path, ood: Path, **changes) -> DemoConfig:
+    values = dict(
+        out=str(out), per_class=3, gif_size=48, synth_workers=1, size=32, epochs=1, batch_size=8,
+        max_clips_per_gif=1, model_kwargs=dict(SMALL_CONVGRU), n_predict=3, ood_data=str(ood), progress=False,
+    )
+    values.update(changes)
+    return DemoConfig(**values)
+
+
+def capture() -> tuple[Console, io.StringIO]:
+    buffer = io.StringIO()
+    return Console(file=buffer, width=200, soft_wrap=True), buffer
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from gifemo.data.synth import generate_dataset
+
+    base = tmp_path_factory.mktemp("demo")
+    # Stands for the real emoji: other GIFs than the training data, through the same code path.
+    generate_dataset(base / "ood", per_class=1, size=48, seed=1, workers=1)
+    config = tiny(base / "out", base / "ood")
+    console, buffer = capture()
+    counter = CountingTrain()
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = run_demo(config, console=console, train_fn=counter)
+    finally:
+        torch.set_num_threads(before)
+    return config, result, buffer.getvalue(), counter
+
+
+@pytest.mark.slow
+def test_demo_writes_every_output_and_lists_it(demo):
+    config, result, text, counter = demo
+    out = Path(config.out)
+    assert counter.calls == 1
+    for name, path in result.outputs.items():
+        assert path.exists(), name
+        assert str(path) in text, name  # the final listing names every output in full
+    report = json.loads((out / "run" / "report.json").read_text())
+    assert result.accuracy == report["metrics"]["accuracy"]["value"]
+    assert (out / "run" / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
+    assert len(list((out / "data").glob("*/*.gif"))) == 7 * 3
+    summary = json.loads((out / "demo.json").read_text())
+    assert summary["accuracy"] == result.accuracy and set(summary["outputs"]) == set(result.outputs)
+
+
+@pytest.mark.slow
+def test_demo_predicts_test_gifs_with_timelines_and_an_annotated_gif(demo):
+    from gifemo.io import read_gif
+
+    config, result, text, _ = demo
+    out = Path(config.out)
+    records = json.loads((out / "predictions" / "predictions.json").read_text())
+    test_side = {row.split(",")[0] for row in (out / "run" / "split.csv").read_text().splitlines() if ",test," in row}
+    assert len(records) == 3
+    for record in records:
+        source = Path(record["source"])
+        assert f"{source.parent.name}/{source.name}" in test_side  # only GIFs the model did not train on
+        assert record["true_label"] == source.parent.name
+        assert sum(record["intensities"].values()) == pytest.approx(1.0, abs=1e-5)
+        assert (out / "predictions" / f"{source.stem}.timeline.png").is_file()
+        assert source.stem in text  # the intensities table
+    annotated = result.outputs["annotated GIF"]
+    assert read_gif(annotated).frames.shape[0] == records[0]["n_frames"]
+
+
+@pytest.mark.slow
+def test_demo_evaluates_out_of_domain(demo):
+    config, result, _, _ = demo
+    report = json.loads((Path(config.out) / "ood-ood" / "report.json").read_text())
+    assert report["context"]["out_of_domain"] is True
+    assert report["metrics"]["n_gifs"] == 7
+    assert result.ood_accuracy == report["metrics"]["accuracy"]["value"]
+
+
+@pytest.mark.slow
+def test_running_the_demo_again_reuses_the_dataset_and_the_finished_run(demo):
+    config, _, _, _ = demo
+    out = Path(config.out)
+    watched = [out / "data" / "labels.csv", *sorted((out / "data").glob("*/*.gif")), out / "run" / "report.json",
+               out / "run" / "checkpoints" / "last.ckpt"]
+    before = [p.stat().st_mtime_ns for p in watched]
+    console, buffer = capture()
+    counter = CountingTrain()
+    run_demo(config, console=console, train_fn=counter)
+    assert counter.calls == 0
+    assert [p.stat().st_mtime_ns for p in watched] == before
+    assert "reusing" in buffer.getvalue()
+
+    # Other dataset settings would silently pair a new dataset with the old model: refused.
+    with pytest.raises(ValueError, match="delete it"):
+        run_demo(tiny(out, Path(config.ood_data), per_class=4), console=capture()[0])
+
+
+def test_make_demo_runs_the_demo_command():
+    result = subprocess.run(["make", "-n", "demo"], cwd=REPO, capture_output=True, text=True, check=True)
+    assert result.stdout.strip().splitlines()[-1].endswith("gifemo demo --out demo")
