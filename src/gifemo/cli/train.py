@@ -32,32 +32,32 @@ def train_command(
     data: Path | None = typer.Argument(None, help="Dataset folder (ROOT/<label>/*.gif) or CSV manifest."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Run directory to create."),
     resume: Path | None = typer.Option(None, "--resume", help="Continue the run in this directory."),
-    model: str | None = typer.Option(None, help="Registered model name (gifemo models list). [resnet_convgru]"),
+    model: str | None = typer.Option(None, help="Registered model name (gifemo models list). (default: resnet_convgru)"),
     model_kwargs: list[str] | None = typer.Option(
         None, "--model-kwargs", help="Model builder argument KEY=VALUE (repeatable), e.g. hidden_dim=64."
     ),
-    pretrained: str | None = typer.Option(None, help="Backbone weights: 'imagenet', a path, or 'none'. [none]"),
-    epochs: int | None = typer.Option(None, help="Epochs. [100]"),
-    batch_size: int | None = typer.Option(None, help="Clips per batch and device. [30]"),
-    lr: float | None = typer.Option(None, help="Adam learning rate. [1e-4]"),
-    weight_decay: float | None = typer.Option(None, help="Adam weight decay. [1e-4]"),
-    clip_len: int | None = typer.Option(None, help="Frames per clip. [4]"),
-    size: int | None = typer.Option(None, help="Frame side in pixels. [224]"),
-    seed: int | None = typer.Option(None, help="Seed of the split, sampling and initialisation. [0]"),
-    precision: str | None = typer.Option(None, help="32, bf16-mixed (CPU and GPU) or 16-mixed (CUDA). [32]"),
-    devices: int | None = typer.Option(None, help="Devices (processes); > 1 trains with DDP. [1]"),
-    accelerator: str | None = typer.Option(None, help="cpu, gpu or auto. [auto]"),
-    workers: int | None = typer.Option(None, help="DataLoader worker processes. [2]"),
-    max_clips_per_gif: int | None = typer.Option(None, help="Cap on training clips per GIF and epoch. [all]"),
-    augment: bool | None = typer.Option(None, "--augment/--no-augment", help="Crop+flip augmentation. [off]"),
+    pretrained: str | None = typer.Option(None, help="Backbone weights: 'imagenet', a path, or 'none'. (default: none)"),
+    epochs: int | None = typer.Option(None, help="Epochs. (default: 100)"),
+    batch_size: int | None = typer.Option(None, help="Clips per batch and device. (default: 30)"),
+    lr: float | None = typer.Option(None, help="Adam learning rate. (default: 1e-4)"),
+    weight_decay: float | None = typer.Option(None, help="Adam weight decay. (default: 1e-4)"),
+    clip_len: int | None = typer.Option(None, help="Frames per clip. (default: 4)"),
+    size: int | None = typer.Option(None, help="Frame side in pixels. (default: 224)"),
+    seed: int | None = typer.Option(None, help="Seed of the split, sampling and initialisation. (default: 0)"),
+    precision: str | None = typer.Option(None, help="32, bf16-mixed (CPU and GPU) or 16-mixed (CUDA). (default: 32)"),
+    devices: int | None = typer.Option(None, help="Devices (processes); > 1 trains with DDP. (default: 1)"),
+    accelerator: str | None = typer.Option(None, help="cpu, gpu or auto. (default: auto)"),
+    workers: int | None = typer.Option(None, help="DataLoader worker processes. (default: 2)"),
+    max_clips_per_gif: int | None = typer.Option(None, help="Cap on training clips per GIF and epoch. (default: all)"),
+    augment: bool | None = typer.Option(None, "--augment/--no-augment", help="Crop+flip augmentation. (default: off)"),
     channels_last: bool | None = typer.Option(
-        None, "--channels-last/--no-channels-last", help="Channels-last weights. [on]"
+        None, "--channels-last/--no-channels-last", help="Channels-last weights. (default: on)"
     ),
-    test_fraction: float | None = typer.Option(None, help="Per-class fraction of GIFs for test. [0.2]"),
-    val_fraction: float | None = typer.Option(None, help="Per-class fraction for a separate val split. [0]"),
-    cache_dir: Path | None = typer.Option(None, help="Frame cache root. [$GIFEMO_CACHE or ~/.cache/gifemo]"),
+    test_fraction: float | None = typer.Option(None, help="Per-class fraction of GIFs for test. (default: 0.2)"),
+    val_fraction: float | None = typer.Option(None, help="Per-class fraction for a separate val split. (default: 0)"),
+    cache_dir: Path | None = typer.Option(None, help="Frame cache root. (default: $GIFEMO_CACHE or ~/.cache/gifemo)"),
     tensorboard: bool | None = typer.Option(
-        None, "--tensorboard/--no-tensorboard", help="Also log to TensorBoard (needs tensorboard). [off]"
+        None, "--tensorboard/--no-tensorboard", help="Also log to TensorBoard (needs tensorboard). (default: off)"
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars."),
 ) -> None:
@@ -125,13 +125,13 @@ def evaluate_command(
     data: Path | None = typer.Option(None, "--data", help="Dataset to evaluate on (default: the run's)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Report directory."),
     split: str | None = typer.Option(
-        None, help="test, val, train or all. [test on the run's data, all on other data]"
+        None, help="test, val, train or all. (default: test on the run's data, all on other data)"
     ),
     checkpoint: str = typer.Option("auto", help="auto (best, else last), best or last."),
-    batch_size: int | None = typer.Option(None, help="Clips per batch. [the run's]"),
-    workers: int | None = typer.Option(None, help="DataLoader workers. [the run's]"),
-    device: str | None = typer.Option(None, help="cpu, cuda, cuda:1... [cuda if available]"),
-    precision: str | None = typer.Option(None, help="32, bf16-mixed or 16-mixed (CUDA). [the run's]"),
+    batch_size: int | None = typer.Option(None, help="Clips per batch. (default: the run's)"),
+    workers: int | None = typer.Option(None, help="DataLoader workers. (default: the run's)"),
+    device: str | None = typer.Option(None, help="cpu, cuda, cuda:1... (default: cuda if available)"),
+    precision: str | None = typer.Option(None, help="32, bf16-mixed or 16-mixed (CUDA). (default: the run's)"),
     bootstrap: int = typer.Option(1000, help="Bootstrap resamples for the accuracy CI."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:

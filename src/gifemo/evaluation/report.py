@@ -60,13 +60,17 @@ def _f(x: float) -> str:
     return f"{x:.4f}"
 
 
-def _duration(seconds: float | None) -> str:
+def format_duration(seconds: float | None) -> str:
+    """``3725 -> "1h02m05s"``, ``65 -> "1m05s"``, ``None -> "n/a"``."""
     if seconds is None:
         return "n/a"
     seconds = round(seconds)
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
     return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s" if m else f"{s}s"
+
+
+_duration = format_duration  # the name other modules imported first
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -99,10 +103,10 @@ def render_markdown(report: dict[str, Any]) -> str:
                 f"precision {train.get('precision')}, {train.get('devices')} device(s)",
             ],
             ["Input", f"{train.get('size')} px, clips of {train.get('clip_len')} frames"],
-            ["Training hardware", f"{train.get('hardware', 'n/a')}, wall time {_duration(train.get('wall_time_s'))}"],
+            ["Training hardware", f"{train.get('hardware', 'n/a')}, wall time {format_duration(train.get('wall_time_s'))}"],
         ]
     facts.append(
-        ["Evaluation hardware", f"{c.get('hardware', 'n/a')}, wall time {_duration(c.get('wall_time_s'))}"]
+        ["Evaluation hardware", f"{c.get('hardware', 'n/a')}, wall time {format_duration(c.get('wall_time_s'))}"]
     )
 
     lines = [f"# Evaluation report: {c.get('model', '?')}", ""]

@@ -22,6 +22,7 @@ hardware, thread count and software).
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import math
 import os
@@ -150,6 +151,8 @@ def train(
 
     run_dir = Path(run_dir).expanduser().resolve()
     accelerator = resolve_accelerator(config)
+    if config.tensorboard and not any(importlib.util.find_spec(m) for m in ("tensorboard", "tensorboardX")):
+        raise ValueError("--tensorboard needs the tensorboard package: pip install tensorboard")
     rank = launch_rank()
     if rank == 0:
         check_run_dir(run_dir, resume=resume)
