@@ -124,45 +124,9 @@ def training_summary(run_dir: Path, config: TrainConfig, metadata: dict[str, Any
     }
 
 
-def train(
-    config: TrainConfig,
-    run_dir: str | Path,
-    *,
-    resume: bool = False,
-    callbacks: list | None = None,
-    progress: bool = True,
-    evaluate: bool = True,
-) -> FitResult | None:
-    """Train ``config`` into ``run_dir`` (or continue it, ``resume=True``), then evaluate.
-
-    With ``devices > 1`` Lightning's DDP launcher re-runs the calling command once per extra
-    rank (the ``gifemo train`` command line; from Python, the calling script), so call this from
-    a script or the CLI, not from an interactive session. Returns the :class:`FitResult` on
-    global rank zero and ``None`` on the other ranks.
-    """
-    import lightning.pytorch as pl
-    import torch
-    from lightning.pytorch.loggers import CSVLogger
-
-    from gifemo.training.callbacks import EpochHistory, RunCheckpoint
-    from gifemo.training.checkpoint_io import AtomicCheckpointIO
+def build_datamodule(config: TrainConfig, run_dir: Path, *, resume: bool, rank: int, progress: bool):
+    """The data pipeline of a run, set up; a resumed run reuses its saved split and label order."""
     from gifemo.training.data import TrainingDataModule
-    from gifemo.training.module import MONITOR, GifEmotionModule
-
-    run_dir = Path(run_dir).expanduser().resolve()
-    accelerator = resolve_accelerator(config)
-    if config.tensorboard and not any(importlib.util.find_spec(m) for m in ("tensorboard", "tensorboardX")):
-        raise ValueError("--tensorboard needs the tensorboard package: pip install tensorboard")
-    rank = launch_rank()
-    if rank == 0:
-        check_run_dir(run_dir, resume=resume)
-    if accelerator == "gpu":
-        torch.set_float32_matmul_precision("high")
-    elif config.devices > 1:
-        # N processes on one CPU: share the cores instead of oversubscribing them N times.
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        torch.set_num_threads(max(1, cores // config.devices))
-    pl.seed_everything(config.seed, workers=True, verbose=False)
 
     saved_split = run_dir / SPLIT_FILE
     reuse = resume and saved_split.is_file()
@@ -184,27 +148,22 @@ def train(
         progress=progress and rank == 0,
     )
     datamodule.setup("fit")
-    labels = datamodule.labels
     if not len(datamodule.datasets["val"]):
         raise ValueError(f"{config.data}: the validation split holds no clip (too few GIFs per class?)")
-    if rank == 0:
-        # Written once the data is known to load, so a typo in DATA leaves no half-made run.
-        config.save(run_dir / CONFIG_FILE)
-        atomic_write_text(run_dir / LABELS_FILE, "".join(f"{label}\n" for label in labels))
+    return datamodule
 
-    module = GifEmotionModule(
-        model_name=config.model,
-        model_kwargs=config.model_kwargs,
-        labels=labels,
-        preprocess=datamodule.preprocess.to_dict(),
-        lr=config.lr,
-        weight_decay=config.weight_decay,
-        # A resumed run takes every weight from its checkpoint.
-        pretrained=None if resume else config.pretrained,
-        channels_last=config.channels_last,
-        seed=config.seed,
-        run_config=config.to_dict(),
-    )
+
+def build_trainer(
+    config: TrainConfig, run_dir: Path, *, accelerator: str, steps_per_epoch: int, callbacks: list, progress: bool
+):
+    """The Lightning Trainer of a run: checkpoints, loggers, precision, DDP."""
+    import lightning.pytorch as pl
+    from lightning.pytorch.loggers import CSVLogger
+
+    from gifemo.training.callbacks import EpochHistory, RunCheckpoint
+    from gifemo.training.checkpoint_io import AtomicCheckpointIO
+    from gifemo.training.module import MONITOR
+
     ckpt_dir = run_dir / CHECKPOINT_DIR
     best = RunCheckpoint(
         dirpath=ckpt_dir, filename=BEST_NAME, monitor=MONITOR, mode="max", save_top_k=1,
@@ -221,14 +180,12 @@ def train(
         from lightning.pytorch.loggers import TensorBoardLogger
 
         loggers.append(TensorBoardLogger(save_dir=run_dir, name=TENSORBOARD_DIR))
-
     strategy: Any = "auto"
     if config.devices > 1:
         from lightning.pytorch.strategies import DDPStrategy
 
         strategy = DDPStrategy(process_group_backend="gloo" if accelerator == "cpu" else "nccl")
-    steps_per_epoch = math.ceil(len(datamodule.datasets["train"]) / config.devices / config.batch_size)
-    trainer = pl.Trainer(
+    return pl.Trainer(
         default_root_dir=run_dir,
         max_epochs=config.epochs,
         accelerator=accelerator,
@@ -237,12 +194,74 @@ def train(
         precision=config.precision,
         logger=loggers,
         # ModelCheckpoint callbacks run after the others: the history row is in the checkpoint.
-        callbacks=[EpochHistory(run_dir / HISTORY_FILE), best, last, *(callbacks or [])],
+        callbacks=[EpochHistory(run_dir / HISTORY_FILE), best, last, *callbacks],
         plugins=[AtomicCheckpointIO()],
-        use_distributed_sampler=False,
+        use_distributed_sampler=False,  # TrainingDataModule shards by rank itself
         log_every_n_steps=max(1, min(50, steps_per_epoch)),
         enable_progress_bar=progress,
         enable_model_summary=progress,
+    )
+
+
+def train(
+    config: TrainConfig,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    callbacks: list | None = None,
+    progress: bool = True,
+    evaluate: bool = True,
+) -> FitResult | None:
+    """Train ``config`` into ``run_dir`` (or continue it, ``resume=True``), then evaluate.
+
+    With ``devices > 1`` Lightning's DDP launcher re-runs the calling command once per extra
+    rank (the ``gifemo train`` command line; from Python, the calling script), so call this from
+    a script or the CLI, not from an interactive session. Returns the :class:`FitResult` on
+    global rank zero and ``None`` on the other ranks.
+    """
+    import lightning.pytorch as pl
+    import torch
+
+    from gifemo.training.module import GifEmotionModule
+
+    run_dir = Path(run_dir).expanduser().resolve()
+    accelerator = resolve_accelerator(config)
+    if config.tensorboard and not any(importlib.util.find_spec(m) for m in ("tensorboard", "tensorboardX")):
+        raise ValueError("--tensorboard needs the tensorboard package: pip install tensorboard")
+    rank = launch_rank()
+    if rank == 0:
+        check_run_dir(run_dir, resume=resume)
+    if accelerator == "gpu":
+        torch.set_float32_matmul_precision("high")
+    elif config.devices > 1:
+        # N processes on one CPU: share the cores instead of oversubscribing them N times.
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        torch.set_num_threads(max(1, cores // config.devices))
+    pl.seed_everything(config.seed, workers=True, verbose=False)
+
+    datamodule = build_datamodule(config, run_dir, resume=resume, rank=rank, progress=progress)
+    labels = datamodule.labels
+    if rank == 0:
+        # Written once the data is known to load, so a typo in DATA leaves no half-made run.
+        config.save(run_dir / CONFIG_FILE)
+        atomic_write_text(run_dir / LABELS_FILE, "".join(f"{label}\n" for label in labels))
+    module = GifEmotionModule(
+        model_name=config.model,
+        model_kwargs=config.model_kwargs,
+        labels=labels,
+        preprocess=datamodule.preprocess.to_dict(),
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+        # A resumed run takes every weight from its checkpoint.
+        pretrained=None if resume else config.pretrained,
+        channels_last=config.channels_last,
+        seed=config.seed,
+        run_config=config.to_dict(),
+    )
+    steps = math.ceil(len(datamodule.datasets["train"]) / config.devices / config.batch_size)
+    trainer = build_trainer(
+        config, run_dir, accelerator=accelerator, steps_per_epoch=steps, callbacks=callbacks or [],
+        progress=progress,
     )
     last_ckpt = checkpoint_paths(run_dir)[LAST_NAME]
     ckpt_path = last_ckpt if resume and last_ckpt.is_file() else None
@@ -255,17 +274,16 @@ def train(
 
     if not trainer.is_global_zero:
         return None
-    val_metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
-    paths = checkpoint_paths(run_dir)
     report = None
     if evaluate:
         from gifemo.evaluation.evaluate import evaluate_run
 
         report = evaluate_run(run_dir, progress=progress)
+    paths = checkpoint_paths(run_dir)
     return FitResult(
         run_dir=run_dir,
         best_checkpoint=paths[BEST_NAME] if paths[BEST_NAME].is_file() else None,
         last_checkpoint=paths[LAST_NAME] if paths[LAST_NAME].is_file() else None,
-        val_metrics=val_metrics,
+        val_metrics={k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")},
         report=report,
     )
