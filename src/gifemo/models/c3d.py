@@ -79,7 +79,8 @@ class C3D(VideoClassifier):
 
 
 @register_model(
-    paper="Tran et al. 2015, Learning Spatiotemporal Features with 3D Convolutional Networks (C3D)",
+    paper="Tran et al. 2015 (C3D)",
+    reference="Learning Spatiotemporal Features with 3D Convolutional Networks",
     summary="C3D: 8 conv3d, 5 pools, fc6/fc7 4096 -> FC; ceil-mode time pools, adaptive pool5",
     backbone="c3d",
 )

@@ -41,7 +41,8 @@ class CNNLSTM(ClipClassifier):
 
 
 @register_model(
-    paper="Donahue et al. 2015, Long-term Recurrent Convolutional Networks for Visual Recognition and Description (LRCN)",
+    paper="Donahue et al. 2015 (LRCN)",
+    reference="Long-term Recurrent Convolutional Networks for Visual Recognition and Description",
     summary="ResNet18 pooled features per frame -> LSTM -> mean over time -> FC",
     backbone="resnet18",
 )

@@ -15,7 +15,8 @@ from gifemo.models.base import ClassifierHead, ClipClassifier
 from gifemo.models.convgru import ConvGRU, ConvGRUConfig
 from gifemo.models.registry import register_model
 
-PAPER = "Zhang et al. 2022, Research on Animated GIFs Emotion Recognition Based on ResNet-ConvGRU"
+PAPER = "Zhang et al. 2022"
+REFERENCE = "Research on Animated GIFs Emotion Recognition Based on ResNet-ConvGRU"
 
 
 class ConvGRUNet(ClipClassifier):
@@ -80,12 +81,14 @@ _KNOBS = (
 
 resnet_convgru = register_model(
     paper=PAPER,
+    reference=REFERENCE,
     summary="ResNet18 per frame -> 2-layer ConvGRU -> GAP -> FC-tanh-FC (the paper's model)",
     backbone="resnet18",
 )(_builder("resnet18", "resnet_convgru", f"The paper's ResNet-ConvGRU. {_KNOBS}"))
 
 vgg_convgru = register_model(
-    paper=f"{PAPER} (VGGNet-ConvGRU baseline); VGG19: Simonyan & Zisserman 2015",
+    paper=f"{PAPER}; Simonyan & Zisserman 2015",
+    reference=f"{REFERENCE} (VGGNet-ConvGRU baseline); Very Deep Convolutional Networks for Large-Scale Image Recognition (VGG19)",
     summary="VGG19 conv trunk per frame -> 2-layer ConvGRU -> GAP -> FC-tanh-FC",
     backbone="vgg19",
 )(_builder("vgg19", "vgg_convgru", f"The paper's VGGNet-ConvGRU comparison. {_KNOBS}"))

@@ -26,7 +26,8 @@ class ModelInfo:
     """A registered model's metadata (what ``model.default_cfg`` holds, as a dict)."""
 
     name: str
-    paper: str
+    paper: str  # short citation, e.g. "Tran et al. 2015"
+    reference: str  # full title
     summary: str
     backbone: str
     min_frames: int = 2
@@ -59,7 +60,7 @@ _REGISTRY: dict[str, tuple[Builder, ModelInfo]] = {}
 
 
 def register_model(
-    *, paper: str, summary: str, backbone: str, name: str | None = None, **info: Any
+    *, paper: str, reference: str, summary: str, backbone: str, name: str | None = None, **info: Any
 ) -> Callable[[Builder], Builder]:
     """Register a builder under ``name`` (default: the function's name). Names are unique."""
 
@@ -67,7 +68,9 @@ def register_model(
         model_name = name or builder.__name__
         if model_name in _REGISTRY:
             raise ValueError(f"a model named {model_name!r} is already registered")
-        meta = ModelInfo(name=model_name, paper=paper, summary=summary, backbone=backbone, **info)
+        meta = ModelInfo(
+            name=model_name, paper=paper, reference=reference, summary=summary, backbone=backbone, **info
+        )
 
         @functools.wraps(builder)
         def build(

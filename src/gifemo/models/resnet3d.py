@@ -27,7 +27,11 @@ class ResNet3D(VideoClassifier):
 
 
 @register_model(
-    paper="Hara et al. 2018, Can Spatiotemporal 3D CNNs Retrace the History of 2D CNNs and ImageNet? (torchvision r3d_18: Tran et al. 2018)",
+    paper="Hara et al. 2018; Tran et al. 2018",
+    reference=(
+        "Can Spatiotemporal 3D CNNs Retrace the History of 2D CNNs and ImageNet?; "
+        "A Closer Look at Spatiotemporal Convolutions for Action Recognition (torchvision r3d_18)"
+    ),
     summary="torchvision r3d_18 (3D ResNet-18) -> new linear head; weights: Kinetics-400",
     backbone="r3d_18",
 )

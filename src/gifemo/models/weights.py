@@ -154,14 +154,15 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     suffix = path.suffix.lower()
     if suffix not in WEIGHT_SUFFIXES:
         raise WeightsError(f"{path}: unsupported weights file type {suffix!r}; use one of {', '.join(WEIGHT_SUFFIXES)}")
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     try:
         if suffix == ".safetensors":
-            from safetensors.torch import load_file
-
             obj = load_file(str(path), device="cpu")
         else:
             obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, OSError, ValueError, EOFError) as err:
+    except (SafetensorError, pickle.UnpicklingError, RuntimeError, OSError, ValueError, EOFError) as err:
         raise WeightsError(f"{path}: not a readable weights file ({type(err).__name__}: {err})") from None
     for wrapper in ("state_dict", "model"):
         if isinstance(obj, Mapping) and isinstance(obj.get(wrapper), Mapping):
