@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from gifemo.atomic import atomic_write_text
-from gifemo.evaluation.report import _duration
+from gifemo.evaluation.report import format_duration
 from gifemo.labels import PAPER_EMOTIONS
 
 #: The animated Noto emoji next to a source checkout (``../shared/data/noto-emoji-7``).
@@ -120,7 +120,7 @@ def run_demo(config: DemoConfig, *, console=None, train_fn: Callable[..., Any] |
         started = time.perf_counter()
         step()
         result.seconds[title] = time.perf_counter() - started
-        console.print(f"[dim]{title}: {_duration(result.seconds[title])}[/dim]")
+        console.print(f"[dim]{title}: {format_duration(result.seconds[title])}[/dim]")
     result.seconds["total"] = time.perf_counter() - total
     console.rule(f"[bold][{len(steps) + 1}/{len(steps) + 1}] Outputs")
     _summary(config, console, result)
@@ -294,7 +294,7 @@ def _summary(config: DemoConfig, console, result: DemoResult) -> None:
         console.print(f"{name:<{width}}  {path}", highlight=False, soft_wrap=True)
     lines = [f"test accuracy {result.accuracy:.1%}" if result.accuracy is not None else None,
              f"out-of-domain accuracy {result.ood_accuracy:.1%}" if result.ood_accuracy is not None else None,
-             f"total {_duration(result.seconds['total'])}"]
+             f"total {format_duration(result.seconds['total'])}"]
     console.print("; ".join(x for x in lines if x))
     summary = {
         "settings": dataclasses.asdict(config),

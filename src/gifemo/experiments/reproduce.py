@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from gifemo.atomic import atomic_write_text
-from gifemo.evaluation.report import _duration
+from gifemo.evaluation.report import format_duration
 from gifemo.experiments.paper import (
     ABLATION_CLIP_LENS,
     MAIN_MODEL,
@@ -313,10 +313,10 @@ def run_plan(
             continue
         config.error_file(run).unlink(missing_ok=True)
         outcome.trained.append(run.name)
-        say(f"{head}: done in {_duration(time.perf_counter() - run_started)}, {_accuracy_text(state.run_dir)}")
+        say(f"{head}: done in {format_duration(time.perf_counter() - run_started)}, {_accuracy_text(state.run_dir)}")
     outcome.seconds = time.perf_counter() - started
     say(f"{len(outcome.trained)} trained, {len(outcome.skipped)} skipped, {len(outcome.failed)} failed "
-        f"in {_duration(outcome.seconds)}")
+        f"in {format_duration(outcome.seconds)}")
     if aggregate and rank == 0:
         from gifemo.experiments.results import write_results
 

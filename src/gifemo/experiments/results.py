@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from gifemo.atomic import atomic_write_bytes, atomic_write_text
-from gifemo.evaluation.report import _duration, _table
+from gifemo.evaluation.report import _table, format_duration
 from gifemo.experiments import paper
 from gifemo.experiments.reproduce import CONFIG_FILE, EXPERIMENTS, REPORT_FILE, RUNS_DIR
 
@@ -459,7 +459,7 @@ def render_markdown(
                          f"at most {settings['max_clips_per_gif']} clips per GIF and epoch, pretrained: {settings['pretrained']}, "
                          f"augmentation: {settings['augment']}"],
             ["Hardware", "; ".join(hardware)],
-            ["Wall time", f"{_duration(total)} for {len(runs)} runs (training epochs + test evaluation; "
+            ["Wall time", f"{format_duration(total)} for {len(runs)} runs (training epochs + test evaluation; "
                           "frame-cache builds not included)"],
             ["Paper", f"{paper.PROTOCOL['data']}; {paper.PROTOCOL['size']} px; {paper.PROTOCOL['epochs']} epochs; "
                       f"batch {paper.PROTOCOL['batch_size']}; {paper.PROTOCOL['hardware']}"],
@@ -499,7 +499,7 @@ def render_markdown(
         lines += _table(
             ["Model", "Accuracy (best epoch)", "Accuracy (last epoch)", "Paper", "Time per run"],
             [[row["name"], _cell(row, "accuracy"), _cell(row, "last_epoch_accuracy"), _paper(row["paper_accuracy"]),
-              _duration(row["seconds_per_run"]) if row["seconds_per_run"] is not None else "-"] for row in rows],
+              format_duration(row["seconds_per_run"]) if row["seconds_per_run"] is not None else "-"] for row in rows],
         )
         lines += ["", "![Accuracy per model](table4_accuracy.png)"]
     if "ablation" in experiments:
@@ -521,7 +521,7 @@ def render_markdown(
             ["Run", "Best epoch", "Accuracy", "Last epoch acc.", "Macro F1", "Time"],
             [[r.name, f"{r.report['context'].get('checkpoint_epoch')}/{len(r.history)}", f"{r.accuracy:.4f}",
               f"{r.last_epoch_accuracy:.4f}" if r.last_epoch_accuracy is not None else "-",
-              f"{r.metrics['macro']['f1']:.4f}", _duration(r.train_seconds + r.eval_seconds)] for r in runs],
+              f"{r.metrics['macro']['f1']:.4f}", format_duration(r.train_seconds + r.eval_seconds)] for r in runs],
         )
         lines += ["", "Per-run numbers: `runs.csv`, `per_class.csv`; each run's report: `runs/<run>/report.md`."]
     if unfinished or failed:
