@@ -119,17 +119,17 @@ def sample_expression(
     rng: np.random.Generator, label: str, d: float
 ) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
     """``(aus, leak, confuser)`` intensities for one GIF of class ``label`` at difficulty ``d``."""
-    scale = rng.uniform(_lerp(0.75, 0.35, d), _lerp(1.0, 0.9, d))
+    scale = rng.uniform(_lerp(0.75, 0.5, d), _lerp(1.0, 0.95, d))
     aus = {
         au: float(min(1.0, w * scale * rng.uniform(0.85, 1.1)))
         for au, w in PROTOTYPES[label].items()
     }
     leak = {}
     for au in EXPRESSIVE_AUS:
-        if au not in aus and rng.random() < _lerp(0.05, 0.3, d):
-            leak[au] = float(rng.uniform(0.05, _lerp(0.15, 0.35, d)))
+        if au not in aus and rng.random() < _lerp(0.05, 0.2, d):
+            leak[au] = float(rng.uniform(0.05, _lerp(0.15, 0.28, d)))
     confuser = {}
-    if rng.random() < _lerp(0.0, 0.45, d):
+    if rng.random() < _lerp(0.0, 0.3, d):
         strength = rng.uniform(0.2, 0.6)
         other = CONFUSABLE[label]
         confuser = {
@@ -201,10 +201,10 @@ def sample_spec(
     duration = sum(delays) / 1000.0
     aus, leak, confuser = sample_expression(rng, label, d)
     envelope = sample_envelope(
-        rng, duration, pad_max=_lerp(0.3, 1.6, d), apex_in_window=_lerp(1.0, 0.8, d)
+        rng, duration, pad_max=_lerp(0.3, 1.0, d), apex_in_window=_lerp(1.0, 0.9, d)
     )
     au_lag = {au: float(rng.normal(0, 0.08)) for au in sorted({*aus, *confuser})}
-    k = _lerp(0.3, 1.5, d)
+    k = _lerp(0.3, 1.0, d)
     motion = {
         "roll": float(np.deg2rad(4) * k * rng.uniform(0.2, 1)),
         "yaw": 0.15 * k * rng.uniform(0.2, 1),
@@ -212,30 +212,30 @@ def sample_spec(
         "shift": 0.03 * k * rng.uniform(0.2, 1),
         "scale": 0.04 * k * rng.uniform(0.2, 1),
     }
-    half_width = rng.uniform(_lerp(0.3, 0.2, d), _lerp(0.38, 0.36, d))
-    off = _lerp(0.03, 0.15, d)
+    half_width = rng.uniform(_lerp(0.36, 0.26, d), _lerp(0.44, 0.4, d))
+    off = _lerp(0.03, 0.1, d)
     placement = {
         "x": 0.5 + rng.uniform(-off, off),
         "y": 0.45 + rng.uniform(-off, off) * 0.6,
         "half_width": half_width,
     }
-    shake = rng.uniform(0.3, 2.5) if rng.random() < _lerp(0.1, 0.6, d) else 0.0
+    shake = rng.uniform(0.3, 2.5) if rng.random() < _lerp(0.1, 0.4, d) else 0.0
     camera = {"shake_px": shake, "pan_x": rng.normal(0, 0.02 * k), "pan_y": rng.normal(0, 0.01 * k)}
     lighting = {
-        "gain": rng.uniform(_lerp(0.9, 0.7, d), _lerp(1.1, 1.25, d)),
-        "tint": rng.uniform(0, _lerp(0.04, 0.12, d)),
-        "falloff": rng.uniform(0, _lerp(0.1, 0.4, d)),
-        "flicker": rng.uniform(0, _lerp(0.03, 0.15, d)),
+        "gain": rng.uniform(_lerp(0.9, 0.8, d), _lerp(1.1, 1.2, d)),
+        "tint": rng.uniform(0, _lerp(0.04, 0.08, d)),
+        "falloff": rng.uniform(0, _lerp(0.1, 0.3, d)),
+        "flicker": rng.uniform(0, _lerp(0.03, 0.1, d)),
     }
     caption = None
-    if rng.random() < _lerp(0.05, 0.35, d):
+    if rng.random() < _lerp(0.05, 0.25, d):
         caption = {
             "style": str(rng.choice(["bar", "meme"])),
             "top": bool(rng.random() < 0.3),
             "texts": [caption_text(rng) for _ in range(rng.integers(1, 3))],
         }
     second_face = None
-    if rng.random() < _lerp(0.0, 0.25, d):
+    if rng.random() < _lerp(0.0, 0.15, d):
         other = str(rng.choice(["neutral", *PROTOTYPES]))
         second_face = {
             "side": float(rng.choice([-1.0, 1.0])),
@@ -267,12 +267,12 @@ def sample_spec(
         motion={k_: float(v) for k_, v in motion.items()},
         placement={k_: float(v) for k_, v in placement.items()},
         blink_rate=float(rng.uniform(0.15, 0.45)),
-        speech=float(rng.uniform(0.3, 0.8)) if rng.random() < _lerp(0.05, 0.5, d) else 0.0,
+        speech=float(rng.uniform(0.3, 0.8)) if rng.random() < _lerp(0.05, 0.35, d) else 0.0,
         camera={k_: float(v) for k_, v in camera.items()},
         background=str(rng.choice(BACKGROUNDS)),
         lighting={k_: float(v) for k_, v in lighting.items()},
-        noise=float(rng.uniform(0, _lerp(2, 12, d))),
-        blur=float(rng.uniform(0.4, 0.8)) if rng.random() < _lerp(0.05, 0.4, d) else None,
+        noise=float(rng.uniform(0, _lerp(2, 8, d))),
+        blur=float(rng.uniform(0.4, 0.8)) if rng.random() < _lerp(0.05, 0.25, d) else None,
         caption=caption,
         second_face=second_face,
         blush=float(blush),
