@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from models_helpers import single_thread  # noqa: F401  (autouse fixture)
 
 from gifemo.models.convgru import ConvGRU, ConvGRUCell, ConvGRUConfig
-from models_helpers import single_thread  # noqa: F401  (autouse fixture)
 
 
 def _cell(c_in: int = 3, hidden: int = 4, kernel=3) -> ConvGRUCell:
@@ -51,7 +51,13 @@ def test_even_kernel_is_refused(kernel):
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"num_layers": 0}, {"hidden_dim": (8, 8, 8), "num_layers": 2}, {"hidden_dim": 0}, {"kernel_size": 0}]
+    "kwargs",
+    [
+        {"num_layers": 0},
+        {"hidden_dim": (8, 8, 8), "num_layers": 2},
+        {"hidden_dim": 0},
+        {"kernel_size": 0},
+    ],
 )
 def test_bad_config_is_refused(kwargs):
     with pytest.raises(ValueError):

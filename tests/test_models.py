@@ -12,6 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
+from models_helpers import single_thread  # noqa: F401  (autouse fixture)
 
 from gifemo.models import (
     ClipClassifier,
@@ -24,7 +25,6 @@ from gifemo.models import (
 )
 from gifemo.models import weights as weights_module
 from gifemo.models.stats import clip_flops, meta_model
-from models_helpers import single_thread  # noqa: F401  (autouse fixture)
 
 MODELS = list_models()
 # 224 px costs up to ~160 GFLOPs a clip: only models under this budget run it here.
@@ -238,7 +238,9 @@ def test_torchvision_checkpoint_loads_with_its_head_unexpected(tmp_path):
     report = model.weights_report
     assert report.unexpected == ("fc.weight", "fc.bias") and report.missing == ()
     assert report.loaded == len(model.backbone.state_dict())
-    torch.testing.assert_close(model.backbone.layer4[1].conv2.weight, reference.layer4[1].conv2.weight)
+    torch.testing.assert_close(
+        model.backbone.layer4[1].conv2.weight, reference.layer4[1].conv2.weight
+    )
     torch.testing.assert_close(model.backbone.bn1.running_var, reference.bn1.running_var)
 
 
@@ -246,7 +248,10 @@ def test_torchvision_checkpoint_loads_with_its_head_unexpected(tmp_path):
 def test_local_weight_file_loads_into_the_backbone(name, tmp_path, caplog):
     # Weights unlike the seeded build's, in a training checkpoint's layout: wrapped,
     # prefixed, with a classifier the backbone lacks.
-    backbone = {k: v + 0.5 if v.is_floating_point() else v for k, v in _pristine(name).backbone.state_dict().items()}
+    backbone = {
+        k: v + 0.5 if v.is_floating_point() else v
+        for k, v in _pristine(name).backbone.state_dict().items()
+    }
     state = {f"module.backbone.{k}": v for k, v in backbone.items()}
     state["module.head.out.weight"] = torch.zeros_like(_pristine(name).get_classifier().weight)
     path = tmp_path / "weights.pt"
@@ -267,7 +272,11 @@ def test_safetensors_file_and_missing_keys(tmp_path):
     from safetensors.torch import save_file
 
     source = _build("resnet_convgru", seed=1)
-    state = {k: v.contiguous() for k, v in source.backbone.state_dict().items() if not k.startswith("layer4.")}
+    state = {
+        k: v.contiguous()
+        for k, v in source.backbone.state_dict().items()
+        if not k.startswith("layer4.")
+    }
     path = tmp_path / "partial.safetensors"
     save_file(state, str(path))
     model = _build("resnet_convgru", seed=2)
@@ -287,7 +296,10 @@ def test_bad_weight_files_give_clear_errors(tmp_path):
 
     wrong_shape = dict(good, **{"conv1.weight": torch.zeros(64, 3, 3, 3)})
     torch.save(wrong_shape, tmp_path / "shape.pt")
-    with pytest.raises(WeightsError, match=r"shape\.pt.*conv1\.weight: file \(64, 3, 3, 3\) vs model \(64, 3, 7, 7\)"):
+    with pytest.raises(
+        WeightsError,
+        match=r"shape\.pt.*conv1\.weight: file \(64, 3, 3, 3\) vs model \(64, 3, 7, 7\)",
+    ):
         load_pretrained(model, tmp_path / "shape.pt")
 
     torch.save({"encoder.weight": torch.zeros(2)}, tmp_path / "unrelated.pt")
@@ -309,7 +321,9 @@ def test_bad_weight_files_give_clear_errors(tmp_path):
 
 
 def test_c3d_has_no_imagenet_weights():
-    with pytest.raises(WeightsError, match="c3d backbone has no published torchvision weights.*PATH"):
+    with pytest.raises(
+        WeightsError, match="c3d backbone has no published torchvision weights.*PATH"
+    ):
         create_model("c3d", pretrained="imagenet")
 
 
@@ -319,7 +333,9 @@ def _closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def _unreachable(monkeypatch, tmp_path, backbone: str, tag: str) -> weights_module.TorchvisionWeights:
+def _unreachable(
+    monkeypatch, tmp_path, backbone: str, tag: str
+) -> weights_module.TorchvisionWeights:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     spec = weights_module.BACKBONE_WEIGHTS[backbone][tag]
     dead = dataclasses.replace(spec, url=f"http://127.0.0.1:{_closed_port()}/{spec.filename}")
@@ -337,7 +353,9 @@ def test_download_failure_is_a_clear_error(monkeypatch, tmp_path):
     assert "pretrained='/path/to/resnet18-f37072fd.pth'" in message
 
 
-def test_r3d_imagenet_means_kinetics_and_cached_file_needs_no_network(monkeypatch, tmp_path, caplog):
+def test_r3d_imagenet_means_kinetics_and_cached_file_needs_no_network(
+    monkeypatch, tmp_path, caplog
+):
     dead = _unreachable(monkeypatch, tmp_path, "r3d_18", "kinetics400")
     source = _build("resnet3d", seed=1)
     cached = tmp_path / "torch" / "hub" / "checkpoints" / dead.filename

@@ -15,7 +15,9 @@ models_app = typer.Typer(help="Model architectures: list them, inspect one.", no
 
 @models_app.command("list")
 def list_command(
-    pattern: str | None = typer.Argument(None, help="Shell-style filter on the name, e.g. '*convgru'."),
+    pattern: str | None = typer.Argument(
+        None, help="Shell-style filter on the name, e.g. '*convgru'."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Name, parameter count, backbone weights and source paper of every registered model."""
@@ -54,7 +56,9 @@ def list_command(
 def info_command(
     name: str = typer.Argument(..., help="Registered model name."),
     clip_len: int = typer.Option(4, help="Frames per clip T for the FLOP count."),
-    size: list[int] = typer.Option([112, 224], help="Frame sizes S for the FLOP count (repeatable)."),
+    size: list[int] = typer.Option(
+        [112, 224], help="Frame sizes S for the FLOP count (repeatable)."
+    ),
 ) -> None:
     """Metadata, parameters per part and GFLOPs per clip of one model."""
     from gifemo.models.stats import model_stats
@@ -69,14 +73,19 @@ def info_command(
     cfg = model_info(name).to_dict()
     typer.echo(f"{name}: {cfg['summary']}")
     typer.echo(f"  paper:      {cfg['paper']}: {cfg['reference']}")
-    typer.echo(f"  input:      {cfg['input']}, T {cfg['min_frames']}..{cfg['max_frames']}, S in {cfg['sizes']}")
+    typer.echo(
+        f"  input:      {cfg['input']}, T {cfg['min_frames']}..{cfg['max_frames']}, "
+        f"S in {cfg['sizes']}"
+    )
     typer.echo(f"  parameters: {stats['params']:,}")
     for part, count in stats["breakdown"].items():
         typer.echo(f"    {part:<10}  {count:>12,}")
     for s, gflops in stats["gflops"].items():
         typer.echo(f"  GFLOPs per clip (T={clip_len}, {s} px): {gflops:.2f}")
     for tag, weights in cfg["weights"].items():
-        typer.echo(f"  pretrained={tag!r}: {weights['weights']} ({weights['dataset']}) {weights['url']}")
+        typer.echo(
+            f"  pretrained={tag!r}: {weights['weights']} ({weights['dataset']}) {weights['url']}"
+        )
     if not cfg["weights"]:
         typer.echo("  pretrained: no torchvision weights; pass a local state dict path")
 

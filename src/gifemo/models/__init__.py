@@ -15,7 +15,7 @@ from gifemo.models.registry import ModelInfo, create_model, list_models, model_i
 from gifemo.models.weights import WeightsError, WeightsLoadReport, load_pretrained
 
 # Importing the model modules registers them.
-from gifemo.models import c3d, cnn_lstm, convgru_net, resnet3d  # noqa: E402,F401  isort: skip
+from gifemo.models import c3d, cnn_lstm, convgru_net, resnet3d  # noqa: F401  isort: skip
 
 __all__ = [
     "ClassifierHead",

@@ -23,7 +23,9 @@ class FrameTrunk(nn.Sequential):
     sees them together. ``out_channels`` is ``C``; ``stride`` is ``H / h``.
     """
 
-    def __init__(self, layers: OrderedDict[str, nn.Module], *, out_channels: int, stride: int) -> None:
+    def __init__(
+        self, layers: OrderedDict[str, nn.Module], *, out_channels: int, stride: int
+    ) -> None:
         super().__init__(layers)
         self.out_channels = out_channels
         self.stride = stride

@@ -47,7 +47,9 @@ class C3DTrunk(nn.Module):
                 self.add_module(name, nn.Conv3d(in_ch, out_ch, kernel_size=3, padding=1))
                 self.layer_names.append(name)
                 in_ch = out_ch
-            if stage == 1:  # pool1 keeps time (Tran et al.: "not to merge the temporal signal too early")
+            if (
+                stage == 1
+            ):  # pool1 keeps time (Tran et al.: "not to merge the temporal signal too early")
                 pool = nn.MaxPool3d(kernel_size=(1, 2, 2), stride=(1, 2, 2))
             elif stage < len(_STAGES):
                 pool = nn.MaxPool3d(kernel_size=2, stride=2, ceil_mode=True)

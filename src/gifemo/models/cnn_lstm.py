@@ -24,7 +24,9 @@ class CNNLSTM(ClipClassifier):
     ) -> None:
         super().__init__(num_classes=num_classes, clip_len=clip_len)
         self.backbone = resnet18_trunk()
-        self.lstm = nn.LSTM(self.backbone.out_channels, hidden_size, num_layers=num_layers, batch_first=True)
+        self.lstm = nn.LSTM(
+            self.backbone.out_channels, hidden_size, num_layers=num_layers, batch_first=True
+        )
         self.head = ClassifierHead(hidden_size, num_classes, dropout=dropout)
 
     def _run_lstm(self, sequence: torch.Tensor) -> torch.Tensor:
@@ -56,6 +58,9 @@ def cnn_lstm(
 ) -> CNNLSTM:
     """The paper's CNN-LSTM baseline (LRCN with a ResNet18 frame encoder)."""
     return CNNLSTM(
-        num_classes=num_classes, clip_len=clip_len, hidden_size=hidden_size,
-        num_layers=num_layers, dropout=dropout,
+        num_classes=num_classes,
+        clip_len=clip_len,
+        hidden_size=hidden_size,
+        num_layers=num_layers,
+        dropout=dropout,
     )

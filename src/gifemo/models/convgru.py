@@ -28,7 +28,9 @@ from torch import nn
 def _pair(kernel_size: int | Sequence[int]) -> tuple[int, int]:
     pair = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
     if len(pair) != 2 or any(not isinstance(k, int) or k < 1 for k in pair):
-        raise ValueError(f"kernel_size must be a positive int or a pair of them, got {kernel_size!r}")
+        raise ValueError(
+            f"kernel_size must be a positive int or a pair of them, got {kernel_size!r}"
+        )
     if any(k % 2 == 0 for k in pair):
         # "same" padding needs k // 2 on both sides; an even kernel would shift the state by
         # half a pixel at every step and drift the features over the sequence.
@@ -88,11 +90,15 @@ class ConvGRUCell(nn.Module):
         self.hidden_dim = hidden_dim
         padding = (kh // 2, kw // 2)
         # Update and reset gates come from one convolution (one kernel launch, one weight).
-        self.gates = nn.Conv2d(input_dim + hidden_dim, 2 * hidden_dim, (kh, kw), padding=padding, bias=bias)
-        self.candidate = nn.Conv2d(input_dim + hidden_dim, hidden_dim, (kh, kw), padding=padding, bias=bias)
+        self.gates = nn.Conv2d(
+            input_dim + hidden_dim, 2 * hidden_dim, (kh, kw), padding=padding, bias=bias
+        )
+        self.candidate = nn.Conv2d(
+            input_dim + hidden_dim, hidden_dim, (kh, kw), padding=padding, bias=bias
+        )
 
     def init_state(self, x: torch.Tensor) -> torch.Tensor:
-        """Zero state for the step input ``x (B, C_in, H, W)``: same device, dtype, memory format."""
+        """Zero state for the step input ``x (B, C_in, H, W)``: its device, dtype, memory format."""
         b, c, h, w = x.shape
         channels_last = c > 1 and x.stride(1) == 1  # channels innermost: keep the convs in NHWC
         state = torch.zeros((b, self.hidden_dim, h, w), device=x.device, dtype=x.dtype)
@@ -140,7 +146,9 @@ class ConvGRU(nn.Module):
                 f"ConvGRU expects (B, T, {self.input_dim}, H, W), got {tuple(x.shape)}"
             )
         if state is not None and len(state) != len(self.cells):
-            raise ValueError(f"state needs one tensor per layer ({len(self.cells)}), got {len(state)}")
+            raise ValueError(
+                f"state needs one tensor per layer ({len(self.cells)}), got {len(state)}"
+            )
         layer_input = x.unbind(1)
         last_states: list[torch.Tensor] = []
         for i, cell in enumerate(self.cells):

@@ -39,7 +39,9 @@ class ConvGRUNet(ClipClassifier):
         super().__init__(num_classes=num_classes, clip_len=clip_len)
         self.backbone = trunk
         self.convgru = ConvGRU(trunk.out_channels, convgru)
-        self.head = ClassifierHead(self.convgru.out_dim, num_classes, hidden=head_hidden, dropout=dropout)
+        self.head = ClassifierHead(
+            self.convgru.out_dim, num_classes, hidden=head_hidden, dropout=dropout
+        )
 
     def forward_features(self, clip: torch.Tensor) -> torch.Tensor:
         _, last_states = self.convgru(self.backbone(clip))
@@ -63,7 +65,9 @@ def _builder(backbone: str, name: str, doc: str):
             trunk=FRAME_TRUNKS[backbone](),
             num_classes=num_classes,
             clip_len=clip_len,
-            convgru=ConvGRUConfig(hidden_dim=hidden_dim, num_layers=num_layers, kernel_size=kernel_size),
+            convgru=ConvGRUConfig(
+                hidden_dim=hidden_dim, num_layers=num_layers, kernel_size=kernel_size
+            ),
             head_hidden=head_hidden,
             dropout=dropout,
         )
@@ -88,7 +92,10 @@ resnet_convgru = register_model(
 
 vgg_convgru = register_model(
     paper=f"{PAPER}; Simonyan & Zisserman 2015",
-    reference=f"{REFERENCE} (VGGNet-ConvGRU baseline); Very Deep Convolutional Networks for Large-Scale Image Recognition (VGG19)",
+    reference=(
+        f"{REFERENCE} (VGGNet-ConvGRU baseline); "
+        "Very Deep Convolutional Networks for Large-Scale Image Recognition (VGG19)"
+    ),
     summary="VGG19 conv trunk per frame -> 2-layer ConvGRU -> GAP -> FC-tanh-FC",
     backbone="vgg19",
 )(_builder("vgg19", "vgg_convgru", f"The paper's VGGNet-ConvGRU comparison. {_KNOBS}"))

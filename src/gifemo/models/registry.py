@@ -53,7 +53,12 @@ class ModelInfo:
             }
             for tag, spec in BACKBONE_WEIGHTS.get(self.backbone, {}).items()
         }
-        return {**asdict(self), "sizes": list(self.sizes), "pretrained_tags": list(self.pretrained_tags), "weights": weights}
+        return {
+            **asdict(self),
+            "sizes": list(self.sizes),
+            "pretrained_tags": list(self.pretrained_tags),
+            "weights": weights,
+        }
 
 
 _REGISTRY: dict[str, tuple[Builder, ModelInfo]] = {}
@@ -69,7 +74,12 @@ def register_model(
         if model_name in _REGISTRY:
             raise ValueError(f"a model named {model_name!r} is already registered")
         meta = ModelInfo(
-            name=model_name, paper=paper, reference=reference, summary=summary, backbone=backbone, **info
+            name=model_name,
+            paper=paper,
+            reference=reference,
+            summary=summary,
+            backbone=backbone,
+            **info,
         )
 
         @functools.wraps(builder)
@@ -81,7 +91,10 @@ def register_model(
             **kwargs: Any,
         ) -> ClipClassifier:
             model = builder(num_classes=num_classes, clip_len=clip_len, **kwargs)
-            model.default_cfg = {**meta.to_dict(), "memory_format": str(model.memory_format).removeprefix("torch.")}
+            model.default_cfg = {
+                **meta.to_dict(),
+                "memory_format": str(model.memory_format).removeprefix("torch."),
+            }
             if pretrained is not None:
                 from gifemo.models.weights import load_pretrained
 
@@ -103,7 +116,9 @@ def _lookup(name: str) -> tuple[Builder, ModelInfo]:
     if name not in _REGISTRY:
         close = difflib.get_close_matches(name, list(_REGISTRY), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown model {name!r}.{hint} Known models: {', '.join(sorted(_REGISTRY))}")
+        raise ValueError(
+            f"unknown model {name!r}.{hint} Known models: {', '.join(sorted(_REGISTRY))}"
+        )
     return _REGISTRY[name]
 
 

@@ -42,7 +42,9 @@ def clip_flops(model: nn.Module, *, clip_len: int, size: int, batch: int = 1) ->
     return counter.get_total_flops()
 
 
-def model_stats(name: str, *, clip_len: int = 4, sizes: tuple[int, ...] = (112, 224), **kwargs: Any) -> dict[str, Any]:
+def model_stats(
+    name: str, *, clip_len: int = 4, sizes: tuple[int, ...] = (112, 224), **kwargs: Any
+) -> dict[str, Any]:
     """Parameter count, breakdown and GFLOPs per clip at each size, for the report tables."""
     model = meta_model(name, clip_len=clip_len, **kwargs)
     return {

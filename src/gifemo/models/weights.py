@@ -95,7 +95,8 @@ class WeightsLoadReport:
 
         strip = f" (key prefix {self.prefix!r} stripped)" if self.prefix else ""
         return (
-            f"loaded {self.loaded} tensors into the {self.backbone} backbone from {self.source}{strip}; "
+            f"loaded {self.loaded} tensors into the {self.backbone} backbone from "
+            f"{self.source}{strip}; "
             f"missing: {names(self.missing)}; unexpected: {names(self.unexpected)}"
         )
 
@@ -120,8 +121,11 @@ def resolve_tag(backbone: str, tag: str) -> TorchvisionWeights:
     if key == "imagenet":
         (name, spec), *_ = table.items()
         logger.warning(
-            "torchvision has no ImageNet weights for %s; pretrained='imagenet' loads its %s weights (%s)",
-            backbone, spec.dataset, name,
+            "torchvision has no ImageNet weights for %s; "
+            "pretrained='imagenet' loads its %s weights (%s)",
+            backbone,
+            spec.dataset,
+            name,
         )
         return spec
     raise WeightsError(
@@ -153,7 +157,10 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         raise FileNotFoundError(f"weights file not found: {path}")
     suffix = path.suffix.lower()
     if suffix not in WEIGHT_SUFFIXES:
-        raise WeightsError(f"{path}: unsupported weights file type {suffix!r}; use one of {', '.join(WEIGHT_SUFFIXES)}")
+        raise WeightsError(
+            f"{path}: unsupported weights file type {suffix!r}; "
+            f"use one of {', '.join(WEIGHT_SUFFIXES)}"
+        )
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -162,14 +169,26 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             obj = load_file(str(path), device="cpu")
         else:
             obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (SafetensorError, pickle.UnpicklingError, RuntimeError, OSError, ValueError, EOFError) as err:
-        raise WeightsError(f"{path}: not a readable weights file ({type(err).__name__}: {err})") from None
+    except (
+        SafetensorError,
+        pickle.UnpicklingError,
+        RuntimeError,
+        OSError,
+        ValueError,
+        EOFError,
+    ) as err:
+        raise WeightsError(
+            f"{path}: not a readable weights file ({type(err).__name__}: {err})"
+        ) from None
     for wrapper in ("state_dict", "model"):
         if isinstance(obj, Mapping) and isinstance(obj.get(wrapper), Mapping):
             obj = obj[wrapper]
             break
     if not isinstance(obj, Mapping) or not obj:
-        raise WeightsError(f"{path}: expected a state dict (a mapping of names to tensors), got {type(obj).__name__}")
+        raise WeightsError(
+            f"{path}: expected a state dict (a mapping of names to tensors), "
+            f"got {type(obj).__name__}"
+        )
     bad = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
     if bad:
         raise WeightsError(f"{path}: entries that are not tensors: {', '.join(map(str, bad[:5]))}")
@@ -195,7 +214,9 @@ def load_backbone_state(
     expected = backbone.state_dict()
     prefix = _shared_prefix(list(state), set(expected))
     mapped = {
-        k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix) and k[len(prefix):] in expected
+        k[len(prefix) :]: v
+        for k, v in state.items()
+        if k.startswith(prefix) and k[len(prefix) :] in expected
     }
     if not mapped:
         raise WeightsError(
@@ -213,7 +234,9 @@ def load_backbone_state(
             + "; ".join(mismatched[:5])
         )
     result = backbone.load_state_dict(mapped, strict=False)
-    unexpected = tuple(k for k in state if not (k.startswith(prefix) and k[len(prefix):] in expected))
+    unexpected = tuple(
+        k for k in state if not (k.startswith(prefix) and k[len(prefix) :] in expected)
+    )
     report = WeightsLoadReport(
         source=source,
         backbone=backbone_name,
@@ -236,7 +259,8 @@ def load_pretrained(model: nn.Module, pretrained: str | os.PathLike) -> WeightsL
     name = model.default_cfg["name"]
     text = os.fspath(pretrained)
     is_tag = not isinstance(pretrained, os.PathLike) and text.lower() in {
-        "imagenet", *BACKBONE_WEIGHTS.get(backbone_name, {})
+        "imagenet",
+        *BACKBONE_WEIGHTS.get(backbone_name, {}),
     }
     if is_tag:
         spec = resolve_tag(backbone_name, text)
