@@ -40,8 +40,12 @@ TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".tar")
 WEIGHT_SUFFIXES = (*TORCH_SUFFIXES, ".safetensors")
 
 
-class WeightsError(RuntimeError):
-    """Pretrained weights could not be found, downloaded, read or loaded (message says why)."""
+class WeightsError(ValueError):
+    """Pretrained weights could not be found, downloaded, read or loaded (message says why).
+
+    A ``ValueError``: ``pretrained=`` is user input, and the command line reports
+    ``ValueError``s as one clean line.
+    """
 
 
 @dataclass(frozen=True)
