@@ -38,6 +38,8 @@ def base(tmp_path_factory) -> Path:
 
     base = tmp_path_factory.mktemp("reproduce")
     generate_dataset(base / "data", per_class=4, size=48, seed=0, difficulty=0.0, workers=1)
+    # Stands for the real emoji of the out-of-domain check: GIFs the runs never saw.
+    generate_dataset(base / "other", per_class=1, size=48, seed=1, workers=1)
     return base
 
 
@@ -72,8 +74,9 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def finished(base, one_thread):
-    """The plan of 2 models x 2 seeds x T in (2, 4), run once: 6 runs."""
-    config = make_config(base, "results")
+    """The plan of 2 models x 2 seeds x T in (2, 4), run once: 6 runs, the 4 of T=4 also
+    evaluated out of domain."""
+    config = make_config(base, "results", ood_data=str(base / "other"))
     counter = CountingTrain()
     outcome = run_plan(config, progress=False, echo=lambda _: None, train_fn=counter)
     return config, outcome, counter.calls
@@ -223,6 +226,14 @@ def test_aggregation_equals_a_direct_computation_from_the_reports(finished):
     assert "n=2 seeds, mean ± 95% CI (Student t)" in text
     assert "seed 0: all 3 runs share one split.csv" in text and "seed 1: all 3 runs share one split.csv" in text
     assert len(_csv(out / "runs.csv")) == 6 and len(_csv(out / "per_class.csv")) == 6 * 7
+
+    ood = {row["model"]: row for row in _csv(out / "ood.csv")}
+    for model in MODELS:
+        reports = [json.loads((config.runs_dir / f"{model}-T4-s{seed}" / "evaluations" / "ood-other" / "report.json")
+                              .read_text()) for seed in (0, 1)]
+        assert all(r["context"]["out_of_domain"] and r["metrics"]["n_gifs"] == 7 for r in reports)
+        check(ood[model], "accuracy", [r["metrics"]["accuracy"]["value"] for r in reports])
+    assert "## Out of domain: trained on data, tested on other" in text
     for png in ("ablation.png", "table4_accuracy.png", "table2_f1.png", "fig5_frames.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -290,6 +301,7 @@ def test_cli_plan_and_aggregate_only(finished, base):
     out = Path(config.out)
     args = [
         "reproduce", config.data, "--out", str(out), "--models", ",".join(MODELS), "--seeds", "0,1",
+        "--ood-data", str(base / "other"),
         "--clip-lens", "2,4", "--size", "32", "--epochs", "1", "--batch-size", "8", "--max-clips-per-gif", "1",
         "--workers", "0", "--precision", "bf16-mixed", "--accelerator", "cpu", "--lr", "5e-4",
         "--cache-dir", str(base / "cache"),
@@ -305,6 +317,7 @@ def test_cli_plan_and_aggregate_only(finished, base):
     result = CliRunner().invoke(app, [*args, "--aggregate-only"])
     assert result.exit_code == 0, result.output
     assert "## Table 4" in (out / "results.md").read_text()
+    assert "## Out of domain" in (out / "results.md").read_text()
 
     result = CliRunner().invoke(app, [*args, "--plan", "--model-kwargs", "hidden_dim=16"])
     assert result.exit_code == 2 and "MODEL:KEY=VALUE" in result.output

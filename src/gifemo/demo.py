@@ -40,8 +40,8 @@ class DemoConfig:
     (measured numbers in docs/results.md)."""
 
     out: str = "demo"
-    per_class: int = 100
-    gif_size: int = 96
+    per_class: int = 150
+    gif_size: int = 64
     synth_workers: int | None = None  # None: every CPU this process may use
     difficulty: float | None = None  # None: the generator's default
     model: str = "resnet_convgru"
@@ -49,8 +49,8 @@ class DemoConfig:
     size: int = 64
     epochs: int = 8
     batch_size: int = 16
-    lr: float = 1e-3
-    max_clips_per_gif: int | None = 2
+    lr: float = 3e-4
+    max_clips_per_gif: int | None = 1
     precision: str = "bf16-mixed"
     seed: int = 0
     workers: int = 0

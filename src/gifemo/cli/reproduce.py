@@ -67,6 +67,9 @@ def reproduce_command(
     model_kwargs: list[str] | None = typer.Option(
         None, "--model-kwargs", help="MODEL:KEY=VALUE for one model's builder (repeatable)."
     ),
+    ood_data: Path | None = typer.Option(
+        None, "--ood-data", help="Also evaluate every T=4 run on all GIFs of this dataset (out of domain)."
+    ),
     plan: bool = typer.Option(False, "--plan", help="List the runs and what would be done, then exit."),
     aggregate_only: bool = typer.Option(
         False, "--aggregate-only", help="Only rewrite results.md, CSVs and plots from the finished runs."
@@ -98,13 +101,16 @@ def reproduce_command(
             experiments=_names(experiments),
             model_kwargs=parse_per_model_kwargs(model_kwargs),
             training={k: v for k, v in training.items() if v is not None},
+            ood_data=str(ood_data) if ood_data is not None else None,
         )
         if plan:
             for line in describe_plan(config):
                 typer.echo(line)
             return
         if aggregate_only:
-            typer.echo(f"results: {write_results(config.out, data=config.data, experiments=config.experiments)}")
+            path = write_results(config.out, data=config.data, experiments=config.experiments,
+                                 ood_data=config.ood_data)
+            typer.echo(f"results: {path}")
             return
         _quiet_lightning()
         outcome = run_plan(config, progress=progress, echo=typer.echo)

@@ -44,6 +44,8 @@ EXPERIMENTS: tuple[str, ...] = ("table2", "table3", "table4", "ablation", "fig5"
 
 RUNS_DIR = "runs"
 ERRORS_DIR = "errors"
+#: Out-of-domain report of a run, relative to its run dir.
+OOD_PREFIX = "evaluations/ood-{name}"
 PLAN_FILE = "reproduce.yaml"
 REPORT_FILE = "report.json"
 CONFIG_FILE = "config.yaml"
@@ -73,7 +75,9 @@ class ReproduceConfig:
     ``training`` holds :class:`~gifemo.training.config.TrainConfig` fields shared by every run
     (``size``, ``epochs``, ``batch_size``, ``lr``, ``precision``, ``max_clips_per_gif``,
     ``workers``, ``devices``, ``accelerator``...); unset fields keep TrainConfig's defaults, the
-    paper's Table 1. ``model_kwargs`` maps a model name to its builder arguments.
+    paper's Table 1. ``model_kwargs`` maps a model name to its builder arguments. With
+    ``ood_data``, every finished run with the paper's clip length is also evaluated on all GIFs
+    of that other dataset (out of domain).
     """
 
     data: str
@@ -84,6 +88,7 @@ class ReproduceConfig:
     experiments: tuple[str, ...] = EXPERIMENTS
     model_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
+    ood_data: str | None = None
 
     def __post_init__(self) -> None:
         from gifemo.models import list_models
@@ -91,6 +96,10 @@ class ReproduceConfig:
 
         self.data = str(Path(self.data).expanduser().resolve())
         self.out = str(Path(self.out).expanduser().resolve())
+        if self.ood_data is not None:
+            self.ood_data = str(Path(self.ood_data).expanduser().resolve())
+            if not Path(self.ood_data).exists():
+                raise FileNotFoundError(f"{self.ood_data}: out-of-domain dataset not found")
         self.models = tuple(dict.fromkeys(self.models))
         self.seeds = tuple(dict.fromkeys(int(s) for s in self.seeds))
         self.clip_lens = tuple(dict.fromkeys(int(t) for t in self.clip_lens))
@@ -127,6 +136,12 @@ class ReproduceConfig:
     def error_file(self, run: PlannedRun) -> Path:
         """Where the traceback of a failed run goes (outside its run dir, which it may not have)."""
         return Path(self.out) / ERRORS_DIR / f"{run.name}.txt"
+
+    def ood_dir(self, run: PlannedRun) -> Path | None:
+        """Where the out-of-domain report of ``run`` goes (None without ``ood_data``)."""
+        if self.ood_data is None:
+            return None
+        return self.run_dir(run) / OOD_PREFIX.format(name=Path(self.ood_data).name)
 
     def train_config(self, run: PlannedRun):
         """The :class:`TrainConfig` of one run of the plan."""
@@ -314,6 +329,8 @@ def run_plan(
         config.error_file(run).unlink(missing_ok=True)
         outcome.trained.append(run.name)
         say(f"{head}: done in {format_duration(time.perf_counter() - run_started)}, {_accuracy_text(state.run_dir)}")
+    if config.ood_data is not None and rank == 0:
+        _evaluate_out_of_domain(config, runs, outcome, say=say, progress=progress)
     outcome.seconds = time.perf_counter() - started
     say(f"{len(outcome.trained)} trained, {len(outcome.skipped)} skipped, {len(outcome.failed)} failed "
         f"in {format_duration(outcome.seconds)}")
@@ -321,9 +338,33 @@ def run_plan(
         from gifemo.experiments.results import write_results
 
         outcome.results = write_results(config.out, data=config.data, experiments=config.experiments,
-                                        failed=outcome.failed)
+                                        failed=outcome.failed, ood_data=config.ood_data)
         say(f"results: {outcome.results}")
     return outcome
+
+
+def _evaluate_out_of_domain(
+    config: ReproduceConfig, runs: list[PlannedRun], outcome: PlanOutcome, *, say, progress: bool
+) -> None:
+    """Evaluate each finished T=4 run on ``config.ood_data``, unless its report is newer than the
+    run's own (a run extended since then is evaluated again)."""
+    from gifemo.evaluation.evaluate import evaluate_run
+
+    for run in runs:
+        report, out = config.run_dir(run) / REPORT_FILE, config.ood_dir(run)
+        if run.clip_len != PAPER_CLIP_LEN or not report.is_file():
+            continue
+        done = out / REPORT_FILE
+        if done.is_file() and done.stat().st_mtime_ns >= report.stat().st_mtime_ns:
+            continue
+        try:
+            result = evaluate_run(config.run_dir(run), data=config.ood_data, out=out, progress=progress)
+        except Exception as error:  # one unreadable dataset or run must not cost the others
+            outcome.failed[f"{run.name} (out of domain)"] = f"{type(error).__name__}: {error}"
+            say(f"{run.name}: out-of-domain evaluation FAILED ({type(error).__name__}: {error})")
+            continue
+        acc = result["metrics"]["accuracy"]["value"]
+        say(f"{run.name}: out-of-domain GIF accuracy {acc:.4f} on {Path(config.ood_data).name}")
 
 
 def describe_plan(config: ReproduceConfig) -> list[str]:

@@ -26,7 +26,7 @@ import yaml
 from gifemo.atomic import atomic_write_bytes, atomic_write_text
 from gifemo.evaluation.report import _table, format_duration
 from gifemo.experiments import paper
-from gifemo.experiments.reproduce import CONFIG_FILE, EXPERIMENTS, REPORT_FILE, RUNS_DIR
+from gifemo.experiments.reproduce import CONFIG_FILE, EXPERIMENTS, OOD_PREFIX, REPORT_FILE, RUNS_DIR
 
 RESULTS_MD = "results.md"
 CONFIDENCE = 0.95
@@ -51,6 +51,7 @@ class RunResult:
     report: dict[str, Any]
     history: list[dict[str, float]]
     split_sha256: str | None
+    ood_report: dict[str, Any] | None = None
 
     @property
     def model(self) -> str:
@@ -92,8 +93,12 @@ class RunResult:
         return {row["label"]: row for row in self.metrics["per_class"]}
 
 
-def collect_runs(results_dir: str | Path) -> tuple[list[RunResult], list[str]]:
-    """Finished runs under ``RESULTS/runs`` (sorted by name) and the names of unfinished ones."""
+def collect_runs(results_dir: str | Path, *, ood_name: str | None = None) -> tuple[list[RunResult], list[str]]:
+    """Finished runs under ``RESULTS/runs`` (sorted by name) and the names of unfinished ones.
+
+    With ``ood_name`` (the out-of-domain dataset's folder name), each run's report on it is
+    loaded too, when there is one.
+    """
     from gifemo.training.callbacks import read_history
 
     runs, unfinished = [], []
@@ -104,6 +109,7 @@ def collect_runs(results_dir: str | Path) -> tuple[list[RunResult], list[str]]:
             unfinished.append(run_dir.name)
             continue
         history_path, split_path = run_dir / "metrics.csv", run_dir / "split.csv"
+        ood_path = run_dir / OOD_PREFIX.format(name=ood_name) / REPORT_FILE if ood_name else None
         runs.append(
             RunResult(
                 name=run_dir.name,
@@ -112,6 +118,7 @@ def collect_runs(results_dir: str | Path) -> tuple[list[RunResult], list[str]]:
                 report=json.loads(report_path.read_text(encoding="utf-8")),
                 history=read_history(history_path) if history_path.is_file() else [],
                 split_sha256=hashlib.sha256(split_path.read_bytes()).hexdigest() if split_path.is_file() else None,
+                ood_report=json.loads(ood_path.read_text(encoding="utf-8")) if ood_path and ood_path.is_file() else None,
             )
         )
     return runs, unfinished
@@ -233,6 +240,21 @@ def ablation(runs: Sequence[RunResult]) -> list[dict[str, Any]]:
     return rows
 
 
+def out_of_domain(runs: Sequence[RunResult], models: Sequence[str] = paper.PAPER_MODELS) -> list[dict[str, Any]]:
+    """Accuracy and macro F1 of each model (T=4) on the out-of-domain data, next to its in-domain
+    test accuracy."""
+    rows = []
+    for model in (*models, *sorted({r.model for r in runs} - set(models))):
+        selected = [r for r in _main_runs(runs, model) if r.ood_report is not None]
+        row: dict[str, Any] = {"model": model, "name": paper.model_name(model)}
+        row.update(_summary_columns("accuracy", summarize(r.ood_report["metrics"]["accuracy"]["value"] for r in selected)))
+        row.update(_summary_columns("macro_f1", summarize(r.ood_report["metrics"]["macro"]["f1"] for r in selected)))
+        row.update(_summary_columns("in_domain_accuracy", summarize(r.accuracy for r in selected)))
+        row["gifs"] = selected[0].ood_report["metrics"]["n_gifs"] if selected else None
+        rows.append(row)
+    return rows
+
+
 def run_rows(runs: Sequence[RunResult]) -> list[dict[str, Any]]:
     """``runs.csv``: every per-run number the tables are made of."""
     rows = []
@@ -251,6 +273,8 @@ def run_rows(runs: Sequence[RunResult]) -> list[dict[str, Any]]:
                 **{f"{avg}_{k}": m[avg][k] for avg in ("macro", "weighted") for k in ("precision", "recall", "f1")},
                 "test_gifs": m["n_gifs"], "test_clips": m["n_clips"],
                 "train_seconds": r.train_seconds, "eval_seconds": r.eval_seconds,
+                "ood_accuracy": r.ood_report["metrics"]["accuracy"]["value"] if r.ood_report else None,
+                "ood_macro_f1": r.ood_report["metrics"]["macro"]["f1"] if r.ood_report else None,
                 "split_sha256": r.split_sha256,
                 "hardware": context.get("training", {}).get("hardware"),
             }
@@ -414,107 +438,117 @@ def _fig5_lines(data: str | Path, out_dir: Path) -> list[str]:
     return [*lines, "", "![Frames per GIF](fig5_frames.png)"]
 
 
-def render_markdown(
-    runs: Sequence[RunResult],
-    *,
-    out_dir: Path,
-    data: str | Path | None,
-    experiments: Sequence[str],
-    unfinished: Sequence[str],
-    failed: dict[str, str],
-    tables: dict[str, list[dict[str, Any]]],
-) -> str:
-    settings = _settings(runs) if runs else {}
-    lines = ["# gifemo reproduce: results", ""]
-    lines += [
-        "Tables in the layout of Zhang et al. (2022), with the paper's own numbers alongside for",
-        "reference. The paper trained on GIFGIF at 224 px for 100 epochs on a GPU; read the settings",
-        "below before comparing a column with the paper's.",
-        "",
-        "## Settings",
-        "",
+def _settings_section(runs: Sequence[RunResult]) -> list[str]:
+    """Data, split (and its per-seed check), seeds, input, training, hardware, wall time."""
+    if not runs:
+        return ["No finished run yet."]
+    settings = _settings(runs)
+    hardware = sorted({str(r.report["context"].get("training", {}).get("hardware")) for r in runs})
+    total = sum(r.train_seconds + r.eval_seconds for r in runs)
+    split_lines = []
+    for seed, hashes in check_splits(runs).items():
+        n = sum(r.seed == seed for r in runs)
+        if len(hashes) == 1 and None not in hashes:
+            split_lines.append(f"seed {seed}: all {n} runs share one split.csv (sha256 {next(iter(hashes))[:12]})")
+        else:
+            split_lines.append(f"seed {seed}: **{len(hashes)} different split.csv files among {n} runs**")
+    first = runs[0]
+    facts = [
+        ["Data", settings["data"]],
+        ["Split", f"stratified per class, {float(first.config['test_fraction']):.0%} test, seeded by the run's "
+                  f"seed; validation = test (no validation set, as the paper); {first.metrics['n_gifs']} test GIFs"],
+        ["Same split per seed", "; ".join(split_lines)],
+        ["Seeds", ", ".join(str(s) for s in sorted({r.seed for r in runs}))
+         + " (a seed sets the split, the clip sampling and the initialisation)"],
+        ["Input", f"{settings['size']} px, clips of 4 frames (the ablation varies this)"],
+        ["Training", f"{settings['epochs']} epochs, batch {settings['batch_size']}, Adam lr {settings['lr']}, "
+                     f"weight decay {settings['weight_decay']}, precision {settings['precision']}, at most "
+                     f"{settings['max_clips_per_gif']} clips per GIF and epoch, pretrained: {settings['pretrained']}, "
+                     f"augmentation: {settings['augment']}"],
+        ["Hardware", "; ".join(hardware)],
+        ["Wall time", f"{format_duration(total)} for {len(runs)} runs (training epochs + test evaluation; "
+                      "frame-cache builds not included)"],
+        ["Paper", f"{paper.PROTOCOL['data']}; {paper.PROTOCOL['size']} px; {paper.PROTOCOL['epochs']} epochs; "
+                  f"batch {paper.PROTOCOL['batch_size']}; {paper.PROTOCOL['hardware']}"],
     ]
-    if runs:
-        hardware = sorted({str(r.report["context"].get("training", {}).get("hardware")) for r in runs})
-        seeds = sorted({r.seed for r in runs})
-        total = sum(r.train_seconds + r.eval_seconds for r in runs)
-        split_lines = []
-        for seed, hashes in check_splits(runs).items():
-            n = sum(r.seed == seed for r in runs)
-            if len(hashes) == 1 and None not in hashes:
-                split_lines.append(f"seed {seed}: all {n} runs share one split.csv (sha256 {next(iter(hashes))[:12]})")
-            else:
-                split_lines.append(f"seed {seed}: **{len(hashes)} different split.csv files among {n} runs**")
-        first = runs[0]
-        n_test = first.metrics["n_gifs"]
-        facts = [
-            ["Data", f"{settings['data']}"],
-            ["Split", f"stratified per class, {float(first.config['test_fraction']):.0%} test, seeded by the run's "
-                      f"seed; validation = test (no validation set, as the paper); {n_test} test GIFs"],
-            ["Same split per seed", "; ".join(split_lines)],
-            ["Seeds", ", ".join(str(s) for s in seeds) + " (a seed sets the split, the clip sampling and the initialisation)"],
-            ["Input", f"{settings['size']} px, clips of 4 frames (the ablation varies this)"],
-            ["Training", f"{settings['epochs']} epochs, batch {settings['batch_size']}, Adam lr {settings['lr']}, "
-                         f"weight decay {settings['weight_decay']}, precision {settings['precision']}, "
-                         f"at most {settings['max_clips_per_gif']} clips per GIF and epoch, pretrained: {settings['pretrained']}, "
-                         f"augmentation: {settings['augment']}"],
-            ["Hardware", "; ".join(hardware)],
-            ["Wall time", f"{format_duration(total)} for {len(runs)} runs (training epochs + test evaluation; "
-                          "frame-cache builds not included)"],
-            ["Paper", f"{paper.PROTOCOL['data']}; {paper.PROTOCOL['size']} px; {paper.PROTOCOL['epochs']} epochs; "
-                      f"batch {paper.PROTOCOL['batch_size']}; {paper.PROTOCOL['hardware']}"],
-        ]
-        lines += _table(["", ""], facts)
-        lines += [
-            "",
-            "Each cell is the mean over seeds ± the half-width of its 95% confidence interval",
-            "(Student t, n-1 degrees of freedom); with one seed there is no interval. \"Best epoch\" is the",
-            "checkpoint with the highest test accuracy during training: the paper has no validation set and",
-            "the training pipeline selects on the test split, which flatters every number a little; the",
-            "\"last epoch\" columns involve no selection.",
-        ]
-    else:
-        lines += ["No finished run yet."]
+    return [
+        *_table(["", ""], facts),
+        "",
+        "Each cell is the mean over seeds ± the half-width of its 95% confidence interval",
+        "(Student t, n-1 degrees of freedom); with one seed there is no interval. \"Best epoch\" is the",
+        "checkpoint with the highest test accuracy during training: the paper has no validation set and",
+        "the training pipeline selects on the test split, which flatters every number a little; the",
+        "\"last epoch\" columns involve no selection.",
+    ]
 
+
+def _prf_table(first: str, rows: Sequence[dict[str, Any]], key: str) -> list[str]:
+    """Precision, recall, F1 (ours, then the paper's) per row, in the layout of Tables 2 and 3."""
+    return _table(
+        [first, "Precision", "Recall", "F1 score", "Paper P", "Paper R", "Paper F1"],
+        [[row[key], *(_cell(row, m) for m in ("precision", "recall", "f1")),
+          *(_paper(row[f"paper_{m}"]) for m in ("precision", "recall", "f1"))] for row in rows],
+    )
+
+
+def _accuracy_table(first: str, rows: Sequence[dict[str, Any]], key: str, *extra: str) -> list[str]:
+    """Accuracy at the best and the last epoch next to the paper's (Table 4, the ablation)."""
+    return _table(
+        [first, "Accuracy (best epoch)", "Accuracy (last epoch)", "Paper", *extra],
+        [[str(row[key]), _cell(row, "accuracy"), _cell(row, "last_epoch_accuracy"), _paper(row["paper_accuracy"]),
+          *([format_duration(row["seconds_per_run"]) if row["seconds_per_run"] is not None else "-"] if extra else [])]
+         for row in rows],
+    )
+
+
+def _experiment_sections(
+    tables: dict[str, list[dict[str, Any]]], experiments: Sequence[str], data: str | Path | None, out_dir: Path
+) -> list[str]:
+    lines: list[str] = []
     if "table2" in experiments:
         rows = tables["table2"]
         lines += ["", f"## Table 2: ResNet-ConvGRU per class ({_n(rows, 'precision')})", ""]
-        lines += _table(
-            ["Label", "Precision", "Recall", "F1 score", "Paper P", "Paper R", "Paper F1"],
-            [[row["label"], _cell(row, "precision"), _cell(row, "recall"), _cell(row, "f1"),
-              _paper(row["paper_precision"]), _paper(row["paper_recall"]), _paper(row["paper_f1"])] for row in rows],
-        )
-        lines += ["", "![Per-class F1](table2_f1.png)"]
+        lines += [*_prf_table("Label", rows, "label"), "", "![Per-class F1](table2_f1.png)"]
     if "table3" in experiments:
         rows = tables["table3"]
         lines += ["", f"## Table 3: ResNet-ConvGRU vs VGGNet-ConvGRU, macro averages ({_n(rows, 'precision')})", ""]
-        lines += _table(
-            ["Model", "Precision", "Recall", "F1-score", "Paper P", "Paper R", "Paper F1"],
-            [[row["name"], _cell(row, "precision"), _cell(row, "recall"), _cell(row, "f1"),
-              _paper(row["paper_precision"]), _paper(row["paper_recall"]), _paper(row["paper_f1"])] for row in rows],
-        )
+        lines += _prf_table("Model", rows, "name")
     if "table4" in experiments:
         rows = tables["table4"]
         lines += ["", f"## Table 4: accuracy of the five models ({_n(rows, 'accuracy')})", ""]
-        lines += _table(
-            ["Model", "Accuracy (best epoch)", "Accuracy (last epoch)", "Paper", "Time per run"],
-            [[row["name"], _cell(row, "accuracy"), _cell(row, "last_epoch_accuracy"), _paper(row["paper_accuracy"]),
-              format_duration(row["seconds_per_run"]) if row["seconds_per_run"] is not None else "-"] for row in rows],
-        )
-        lines += ["", "![Accuracy per model](table4_accuracy.png)"]
+        lines += [*_accuracy_table("Model", rows, "name", "Time per run"), "",
+                  "![Accuracy per model](table4_accuracy.png)"]
     if "ablation" in experiments:
         rows = tables["ablation"]
         lines += ["", f"## Clip length: ResNet-ConvGRU accuracy against T ({_n(rows, 'accuracy')})", ""]
-        lines += _table(
-            ["T (frames per clip)", "Accuracy (best epoch)", "Accuracy (last epoch)", "Paper"],
-            [[str(row["clip_len"]), _cell(row, "accuracy"), _cell(row, "last_epoch_accuracy"),
-              _paper(row["paper_accuracy"])] for row in rows],
-        )
-        lines += ["", "![Accuracy against clip length](ablation.png)"]
+        lines += [*_accuracy_table("T (frames per clip)", rows, "clip_len"), "",
+                  "![Accuracy against clip length](ablation.png)"]
     if "fig5" in experiments and data is not None:
-        lines += ["", "## Fig. 5: frames per GIF", ""]
-        lines += _fig5_lines(data, out_dir)
+        lines += ["", "## Fig. 5: frames per GIF", "", *_fig5_lines(data, out_dir)]
+    return lines
 
+
+def _ood_section(rows: Sequence[dict[str, Any]], data: str | Path | None, ood_data: str | Path) -> list[str]:
+    rows = [row for row in rows if row["accuracy_n"]]
+    if not rows:
+        return []
+    trained_on = Path(data).name if data else "DATA"
+    return [
+        "", f"## Out of domain: trained on {trained_on}, tested on {Path(ood_data).name} ({_n(rows, 'accuracy')})", "",
+        f"Each model (T=4) evaluated on all {rows[0]['gifs']} GIFs of `{ood_data}`, a dataset it never saw",
+        f"and from another domain; chance is {1 / 7:.4f} for seven balanced classes (check the",
+        "class counts of that dataset). The paper reports no such number.",
+        "",
+        *_table(
+            ["Model", "Accuracy", "Macro F1", "In-domain test accuracy"],
+            [[row["name"], _cell(row, "accuracy"), _cell(row, "macro_f1"), _cell(row, "in_domain_accuracy")]
+             for row in rows],
+        ),
+    ]
+
+
+def _runs_section(runs: Sequence[RunResult], unfinished: Sequence[str], failed: dict[str, str]) -> list[str]:
+    lines: list[str] = []
     if runs:
         lines += ["", "## Every run", ""]
         lines += _table(
@@ -529,6 +563,35 @@ def render_markdown(
         lines += [f"- {name}: FAILED, {error}" for name, error in sorted(failed.items())]
         lines += [f"- {name}: interrupted; run the same command again to resume it"
                   for name in unfinished if name not in failed]
+    return lines
+
+
+def render_markdown(
+    runs: Sequence[RunResult],
+    *,
+    out_dir: Path,
+    data: str | Path | None,
+    experiments: Sequence[str],
+    unfinished: Sequence[str],
+    failed: dict[str, str],
+    tables: dict[str, list[dict[str, Any]]],
+    ood_data: str | Path | None = None,
+) -> str:
+    """results.md: settings, the experiments' tables and plots, out-of-domain, every run."""
+    lines = [
+        "# gifemo reproduce: results",
+        "",
+        "Tables in the layout of Zhang et al. (2022), with the paper's own numbers alongside for",
+        "reference. The paper trained on GIFGIF at 224 px for 100 epochs on a GPU; read the settings",
+        "below before comparing a column with the paper's.",
+        "",
+        "## Settings",
+        "",
+        *_settings_section(runs),
+        *_experiment_sections(tables, experiments, data, out_dir),
+        *(_ood_section(tables["ood"], data, ood_data) if ood_data and "ood" in tables else []),
+        *_runs_section(runs, unfinished, failed),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -538,15 +601,19 @@ def write_results(
     data: str | Path | None = None,
     experiments: Sequence[str] = EXPERIMENTS,
     failed: dict[str, str] | None = None,
+    ood_data: str | Path | None = None,
 ) -> Path:
     """Write results.md, the CSVs and the plots of every finished run under ``results_dir``.
 
-    Returns the path of ``results.md``. ``data`` is the dataset of the Fig. 5 histogram.
+    Returns the path of ``results.md``. ``data`` is the dataset of the Fig. 5 histogram;
+    ``ood_data`` the out-of-domain dataset whose reports the runs may hold.
     """
     out_dir = Path(results_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    runs, unfinished = collect_runs(out_dir)
+    runs, unfinished = collect_runs(out_dir, ood_name=Path(ood_data).name if ood_data else None)
     tables = {"table2": table2(runs), "table3": table3(runs), "table4": table4(runs), "ablation": ablation(runs)}
+    if ood_data:
+        tables["ood"] = out_of_domain(runs)
     write_csv(out_dir / "runs.csv", run_rows(runs))
     write_csv(out_dir / "per_class.csv", per_class_rows(runs))
     for name, rows in tables.items():
@@ -557,7 +624,7 @@ def write_results(
               out_dir / "table4_accuracy.png", title="Test accuracy per model (Table 4)", ylabel="accuracy")
     plot_ablation(tables["ablation"], out_dir / "ablation.png")
     text = render_markdown(runs, out_dir=out_dir, data=data, experiments=experiments, unfinished=unfinished,
-                           failed=failed or {}, tables=tables)
+                           failed=failed or {}, tables=tables, ood_data=ood_data)
     path = out_dir / RESULTS_MD
     atomic_write_text(path, text)
     return path
