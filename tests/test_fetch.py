@@ -10,6 +10,8 @@ from predict_helpers import local_server, redirect, respond, trickle
 from gifemo.inference.fetch import (
     BlockedAddressError,
     FetchError,
+    FetchTimeoutError,
+    FetchTooLargeError,
     fetch_url,
     is_public_address,
     is_url,
@@ -96,9 +98,9 @@ def test_redirects_are_followed_and_every_hop_is_checked():
 def test_size_limit_applies_to_declared_and_streamed_bodies():
     routes = {"/declared": respond(200, b"x" * 5000), "/streamed": trickle(b"y" * 1000, 5, 0.0)}
     with local_server(routes) as base:
-        with pytest.raises(FetchError, match="5000 bytes exceeds the limit of 4096"):
+        with pytest.raises(FetchTooLargeError, match="5000 bytes exceeds the limit of 4096"):
             fetch_url(f"{base}/declared", allow_private=True, max_bytes=4096)
-        with pytest.raises(FetchError, match="exceeds the limit of 4096 bytes"):
+        with pytest.raises(FetchTooLargeError, match="exceeds the limit of 4096 bytes"):
             fetch_url(f"{base}/streamed", allow_private=True, max_bytes=4096)
         assert len(fetch_url(f"{base}/streamed", allow_private=True, max_bytes=5000).content) == 5000
 
@@ -106,7 +108,7 @@ def test_size_limit_applies_to_declared_and_streamed_bodies():
 def test_time_limit_covers_the_whole_download():
     # Each piece arrives well within the per-read limit; only the total deadline can stop this.
     with local_server({"/slow": trickle(b"z", 40, 0.05)}) as base:
-        with pytest.raises(FetchError, match="timed out"):
+        with pytest.raises(FetchTimeoutError, match="timed out"):
             fetch_url(f"{base}/slow", allow_private=True, timeout_s=0.5)
 
 

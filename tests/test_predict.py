@@ -163,6 +163,19 @@ def test_load_refuses_bad_combinations(tmp_path):
         gifemo.load(tmp_path / "nowhere")
 
 
+def test_with_options_copies_limits_and_shares_the_model(predictor, gifs):
+    from gifemo.io import TooManyFramesError
+
+    data = max(gifs, key=lambda p: read_gif(p).n_frames).read_bytes()
+    limited = predictor.with_options(max_frames=1)
+    assert limited.backend is predictor.backend and predictor.max_frames is None
+    with pytest.raises(TooManyFramesError, match=r"^upload\.gif: "):
+        limited.predict(NamedBytes("upload.gif", data))  # the error names the input, not "<bytes>"
+    assert predictor.predict(NamedBytes("upload.gif", data)).n_frames > 1
+    with pytest.raises(TypeError, match="unknown predictor option"):
+        predictor.with_options(max_frame=3)
+
+
 def test_prediction_matches_the_runs_evaluation(run_dir):
     """Same decoding, clips (run seed 3 pads short GIFs), model and pooling as `gifemo train`'s test report."""
     predictor = gifemo.load(run_dir)

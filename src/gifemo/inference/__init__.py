@@ -8,7 +8,13 @@
 
 from __future__ import annotations
 
-from gifemo.inference.fetch import BlockedAddressError, FetchError, fetch_url
+from gifemo.inference.fetch import (
+    BlockedAddressError,
+    FetchError,
+    FetchTimeoutError,
+    FetchTooLargeError,
+    fetch_url,
+)
 from gifemo.inference.inputs import NamedBytes, expand_inputs
 from gifemo.inference.prediction import (
     ClipPrediction,
@@ -23,6 +29,8 @@ __all__ = [
     "BlockedAddressError",
     "ClipPrediction",
     "FetchError",
+    "FetchTimeoutError",
+    "FetchTooLargeError",
     "ModelInfo",
     "NamedBytes",
     "Prediction",

@@ -64,6 +64,14 @@ class BlockedAddressError(FetchError):
     """The URL (or a redirect) points at a loopback, private or otherwise non-public address."""
 
 
+class FetchTimeoutError(FetchError):
+    """The download did not finish within its time limit."""
+
+
+class FetchTooLargeError(FetchError):
+    """The body is (or is announced to be) larger than the size limit."""
+
+
 @dataclass(frozen=True)
 class FetchedData:
     """The body of a successful download."""
@@ -120,7 +128,7 @@ def fetch_url(
             _check_scheme(url, current)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise FetchError(url, f"timed out after {timeout_s:g} s")
+                raise FetchTimeoutError(url, f"timed out after {timeout_s:g} s")
             body, location, content_type = _get(pool, url, current, remaining, deadline, max_bytes)
             if location is None:
                 return FetchedData(url, current, body, content_type)
@@ -162,20 +170,20 @@ def _get(
                 raise FetchError(url, f"HTTP {resp.status} from {current}")
             declared = response_headers.get("content-length", "")
             if declared.isdigit() and int(declared) > max_bytes:
-                raise FetchError(url, f"body of {int(declared)} bytes exceeds the limit of {max_bytes}")
+                raise FetchTooLargeError(url, f"body of {int(declared)} bytes exceeds the limit of {max_bytes}")
             chunks, size = [], 0
             for chunk in resp.iter_stream():
                 size += len(chunk)
                 if size > max_bytes:
-                    raise FetchError(url, f"body exceeds the limit of {max_bytes} bytes")
+                    raise FetchTooLargeError(url, f"body exceeds the limit of {max_bytes} bytes")
                 if time.monotonic() > deadline:
-                    raise FetchError(url, "timed out while downloading")
+                    raise FetchTimeoutError(url, "timed out while downloading")
                 chunks.append(chunk)
             return b"".join(chunks), None, response_headers.get("content-type")
     except FetchError:
         raise
     except httpcore.TimeoutException as error:
-        raise FetchError(url, f"timed out ({type(error).__name__})") from None
+        raise FetchTimeoutError(url, f"timed out ({type(error).__name__})") from None
     except (httpcore.UnsupportedProtocol, httpcore.LocalProtocolError) as error:
         raise FetchError(url, f"bad URL {current!r}: {error}") from None
     except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.ProxyError) as error:

@@ -17,6 +17,7 @@ together; a bad input becomes a :class:`PredictionFailure` and the others go on.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -135,6 +136,21 @@ class Predictor:
             f"size={info.size}, clip_len={info.clip_len}, labels={list(self.labels)})"
         )
 
+    def with_options(self, **options: Any) -> Predictor:
+        """A copy with other decode/fetch limits (``max_frames``, ``max_pixels``, ``strict``...).
+
+        The copy shares the backend (the loaded weights), so it costs nothing; ``self`` is unchanged.
+        """
+        allowed = {
+            "batch_size", "decode_workers", "max_frames", "max_pixels", "strict", "allow_private",
+            "max_download_bytes", "download_timeout_s",
+        }
+        unknown = sorted(set(options) - allowed)
+        if unknown:
+            raise TypeError(f"unknown predictor option(s) {unknown}; known: {sorted(allowed)}")
+        current = {name: getattr(self, name) for name in allowed}
+        return Predictor(self.backend, **{**current, **options})
+
     # -- one GIF ---------------------------------------------------------------------------
 
     def predict(self, source: PredictSource) -> Prediction:
@@ -153,8 +169,10 @@ class Predictor:
         name, data = self.read_source(source)
         size = self.preprocess.size
         frames, durations = [], []
+        # Bytes travel as a named file object so that decode errors name the input, not "<bytes>".
+        readable = data if isinstance(data, Path) else _named_bytes(data, name)
         with iter_frames(
-            data, max_frames=self.max_frames, max_pixels=self.max_pixels, strict=self.strict
+            readable, max_frames=self.max_frames, max_pixels=self.max_pixels, strict=self.strict
         ) as reader:
             for frame in reader:
                 frames.append(resize_frame(frame.image, size))
@@ -297,6 +315,12 @@ class Predictor:
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()
+
+
+def _named_bytes(data: bytes, name: str) -> io.BytesIO:
+    buffer = io.BytesIO(data)
+    buffer.name = name
+    return buffer
 
 
 def _sha256(data: Path | bytes) -> str:

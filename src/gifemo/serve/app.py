@@ -12,7 +12,6 @@ request is handled (slot, body, download, worker thread, deadline) is
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 from contextlib import asynccontextmanager
@@ -159,11 +158,8 @@ def _serving_predictor(model: Predictor | str | os.PathLike, settings: ServeSett
         from gifemo.inference import load
 
         model = load(model)
-    # A shallow copy: the caller's predictor keeps its own limits; the loaded model is shared.
-    predictor = copy.copy(model)
-    predictor.max_frames = settings.max_frames
-    predictor.max_pixels = settings.max_pixels
-    return predictor
+    # The caller's predictor keeps its own limits; the loaded model is shared.
+    return model.with_options(max_frames=settings.max_frames, max_pixels=settings.max_pixels)
 
 
 def _labels_document(predictor: Predictor) -> dict[str, Any]:

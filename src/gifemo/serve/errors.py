@@ -80,12 +80,7 @@ def input_error(error: BaseException, source: str) -> ApiError:
             break
     else:
         raise TypeError(f"not an input error: {error!r}")
-    # The decoder only saw bytes ("<bytes>: ..."): name the upload instead.
-    message = (
-        f"{source}: {error.reason}"
-        if isinstance(error, GifError)
-        else str(error) or type(error).__name__
-    )
+    message = str(error) or type(error).__name__
     if source not in message:
         message = f"{source}: {message}"
     return ApiError(status, code, message)

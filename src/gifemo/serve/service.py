@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from gifemo.inference import NamedBytes, Prediction, Predictor
-from gifemo.inference.fetch import FetchError, fetch_url
+from gifemo.inference.fetch import FetchTimeoutError, FetchTooLargeError, fetch_url
 from gifemo.serve.errors import INPUT_EXCEPTIONS, ApiError, input_error
 from gifemo.serve.pool import PoolBusy, Slot, WorkerPool
 from gifemo.serve.settings import ServeSettings
@@ -92,13 +92,10 @@ class PredictService:
                 )
         except TimeoutError:
             raise self._timed_out(f"{url}: not downloaded") from None
-        except FetchError as error:
-            # fetch_url reports every failure as FetchError; its reason tells the limits apart.
-            if "timed out" in error.reason:
-                raise self._timed_out(f"{url}: not downloaded") from None
-            if "exceeds the limit" in error.reason:
-                raise ApiError(413, "upload_too_large", str(error)) from None
-            raise
+        except FetchTimeoutError:
+            raise self._timed_out(f"{url}: not downloaded") from None
+        except FetchTooLargeError as error:
+            raise ApiError(413, "upload_too_large", str(error)) from None
         return PredictInput(name=url, data=fetched.content)
 
     async def _run(
