@@ -74,7 +74,8 @@ def main() -> None:
         f"load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}"
     )
     print(
-        f"generated {summary.written} GIFs ({frames} frames, {megabytes:.1f} MB) at {args.size} px, "
+        f"generated {summary.written} GIFs ({frames} frames, {megabytes:.1f} MB) "
+        f"at {args.size} px, "
         f"difficulty {args.difficulty}, {args.workers} workers"
     )
     print(f"wall {wall:.1f} s: {summary.written / wall:.2f} GIFs/s, {frames / wall:.0f} frames/s")

@@ -228,7 +228,8 @@ def test_quantize_frames_shares_one_palette_in_global_mode():
 def _imagemagick() -> str | None:
     for exe in ("/usr/bin/convert", shutil.which("convert")):
         if exe and Path(exe).exists():
-            out = subprocess.run([exe, "-version"], capture_output=True, text=True, check=False).stdout
+            version = subprocess.run([exe, "-version"], capture_output=True, text=True, check=False)
+            out = version.stdout
             if "ImageMagick" in out:
                 return exe
     return None

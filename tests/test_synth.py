@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from gifemo.data.synth import (
     ACTION_UNITS,
+    DEFAULT_DIFFICULTY,
     PROTOTYPES,
     au_controls,
     generate_dataset,
@@ -286,7 +287,7 @@ def test_dataset_is_balanced_decodable_and_deterministic(tmp_path: Path):
         assert len(gif.frames) == int(r["frames"])
         params = json.loads(r["params"])
         assert set(params["aus"]) == set(PROTOTYPES[r["label"]])
-        assert params["size"] == 32 and params["difficulty"] == 0.5
+        assert params["size"] == 32 and params["difficulty"] == DEFAULT_DIFFICULTY
     for label in PAPER_EMOTIONS:
         assert len(list((a / label).glob("*.gif"))) == 2
 

@@ -19,7 +19,8 @@ def synth_command(
         "--difficulty",
         min=0.0,
         max=1.0,
-        help="0 (clear, clean expressions) to 1 (subtle, cluttered). Default: 0.5.",
+        help="0 (clear, clean expressions) to 1 (subtle, cluttered). "
+        "Default: 0.25, calibrated in docs/synthetic-data.md.",
     ),
     workers: int | None = typer.Option(
         None, "--workers", min=1, help="Processes (default: all CPUs this process may use)."

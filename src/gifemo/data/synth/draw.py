@@ -29,7 +29,8 @@ _BLUSH: Colour = (240, 110, 130)
 def mix(a, b, t: float) -> Colour:
     """Colour ``a`` blended towards ``b`` by ``t`` in [0, 1]."""
     t = min(max(float(t), 0.0), 1.0)
-    return tuple(round(x * (1 - t) + y * t) for x, y in zip(a, b, strict=True))  # type: ignore[return-value]
+    mixed = (round(x * (1 - t) + y * t) for x, y in zip(a, b, strict=True))
+    return tuple(mixed)  # type: ignore[return-value]
 
 
 def _ellipse(rx: float, ry: float, n: int = 20) -> np.ndarray:
@@ -52,7 +53,7 @@ class Placement:
         object.__setattr__(self, "_offset", np.array([self.cx, self.cy]))
 
     def __call__(self, pts) -> list[float]:
-        """``(N, 2)`` face-unit points -> flat ``[x0, y0, x1, y1, ...]`` pixel list for ImageDraw."""
+        """``(N, 2)`` face-unit points -> flat ``[x0, y0, x1, y1, ...]`` pixels for ImageDraw."""
         return (np.asarray(pts).reshape(-1, 2) @ self._matrix + self._offset).ravel().tolist()
 
     def px(self, length: float) -> int:
@@ -146,7 +147,7 @@ def draw_face(
     *,
     blush: float = 0.0,
 ) -> None:
-    """Paint one face: hair behind, ears, head, wrinkles, eyes, brows, nose, mouth, hair, glasses."""
+    """Paint one face: back hair, ears, head, wrinkles, eyes, brows, nose, mouth, hair, glasses."""
     look = _look(ident)
     edge_w = at.px(0.03) if look.edge else 0
     if look.back_hair is not None:

@@ -188,7 +188,7 @@ def _draw_subject(
 
 
 def _second_face(spec: GifSpec, canvas: int):
-    """A bystander beside the main face, partly out of frame: ``(identity, controls, placement)``."""
+    """A bystander beside the main face, partly out of frame: ``(identity, controls, at)``."""
     sf = spec.second_face
     if sf is None:
         return None

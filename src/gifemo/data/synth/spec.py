@@ -25,7 +25,7 @@ from gifemo.data.synth.timeline import (
 )
 
 #: The default difficulty (see docs/synthetic-data.md for what it changes).
-DEFAULT_DIFFICULTY = 0.5
+DEFAULT_DIFFICULTY = 0.25
 GENERATOR_VERSION = 1
 
 
