@@ -125,5 +125,8 @@ def test_running_the_demo_again_reuses_the_dataset_and_the_finished_run(demo):
 
 
 def test_make_demo_runs_the_demo_command():
-    result = subprocess.run(["make", "-n", "demo"], cwd=REPO, capture_output=True, text=True, check=True)
+    # --no-print-directory: under CI, make runs nested and would add "Entering directory" lines.
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-n", "demo"], cwd=REPO, capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip().splitlines()[-1].endswith("gifemo demo --out demo")

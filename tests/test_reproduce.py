@@ -117,7 +117,7 @@ def test_the_plan_trains_each_run_once_for_all_experiments(tmp_path):
     [
         ({"models": ("resnet_convgru", "resnet50")}, "unknown model 'resnet50'"),
         ({"experiments": ("table5",)}, "unknown experiment"),
-        ({"training": {"seed": 3}}, "set per run"),
+        ({"training": {"seed": 3}}, "set per run by the plan"),
         ({"training": {"size": 8}}, "size must be >= 16"),
         ({"seeds": ()}, "seeds: give at least one"),
     ],

@@ -122,7 +122,7 @@ def frames_command(
     from gifemo.io import GifError
 
     color = _parse_color(background)
-    console = Console(stderr=True, emoji=False, highlight=False)
+    console = Console(stderr=True, emoji=False, highlight=False, soft_wrap=True)
     try:
         with Progress(
             TextColumn("{task.description}"),

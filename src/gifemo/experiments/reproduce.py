@@ -116,13 +116,12 @@ class ReproduceConfig:
                 raise ValueError(f"{name}: give at least one")
         if any(t < 1 for t in self.clip_lens):
             raise ValueError(f"clip lengths must be >= 1, got {list(self.clip_lens)}")
-        fields = {f.name for f in dataclasses.fields(TrainConfig)}
-        unknown = sorted(set(self.training) - fields)
+        unknown = sorted(set(self.training) - {f.name for f in dataclasses.fields(TrainConfig)})
+        if unknown:
+            raise ValueError(f"unknown training setting(s) {unknown}")
         per_run = sorted(set(self.training) & PER_RUN_FIELDS)
-        if unknown or per_run:
-            raise ValueError(
-                f"training settings: unknown {unknown or ''} {'set per run: ' + str(per_run) if per_run else ''}".strip()
-            )
+        if per_run:
+            raise ValueError(f"training setting(s) {per_run} are set per run by the plan")
         # Fail now, not after hours of training, on a setting TrainConfig refuses.
         self.train_config(PlannedRun(self.models[0], PAPER_CLIP_LEN, self.seeds[0], ()))
 

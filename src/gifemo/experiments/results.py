@@ -423,7 +423,10 @@ def _fig5_lines(data: str | Path, out_dir: Path) -> list[str]:
         return ["No readable GIF in the dataset."]
     plot_frame_histogram(stats, out_dir / "fig5_frames.png", title=f"Frames per GIF, {Path(data).name}")
     s = stats.summary()
-    share = lambda limit: 100.0 * sum(c <= limit for c in counts) / len(counts)  # noqa: E731
+
+    def share(limit: int) -> float:
+        return 100.0 * sum(c <= limit for c in counts) / len(counts)
+
     rows = [
         ["GIFs", f"{s.n_gifs}", "2,100"],
         ["min frames", f"{s.min}", str(paper.FIG5["min_frames"])],
