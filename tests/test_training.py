@@ -214,3 +214,22 @@ def test_two_process_ddp_run_completes_and_its_checkpoint_loads(tmp_path_factory
     assert read_checkpoint(run_dir / "checkpoints" / "last.ckpt")["global_step"] == steps_per_epoch(config, 2)
     with torch.inference_mode():
         assert trained.model(torch.randn(1, 4, 3, 32, 32)).shape == (1, 7)
+
+
+def test_without_a_terminal_progress_is_one_line_per_epoch_not_a_bar(tmp_path, capsys):
+    from gifemo.training.callbacks import EpochHistory
+    from gifemo.training.fit import build_trainer
+
+    config = TrainConfig(data=str(tmp_path), size=32, epochs=3)
+    # Under pytest stdout is captured, as in `gifemo demo > log`: no bar, the history echoes instead.
+    trainer = build_trainer(config, tmp_path, accelerator="cpu", steps_per_epoch=1, callbacks=[], progress=True)
+    history = next(c for c in trainer.callbacks if isinstance(c, EpochHistory))
+    assert trainer.progress_bar_callback is None and history.echo
+    quiet = build_trainer(config, tmp_path, accelerator="cpu", steps_per_epoch=1, callbacks=[], progress=False)
+    assert not next(c for c in quiet.callbacks if isinstance(c, EpochHistory)).echo
+
+    row = {"epoch": 1, "step": 20, "train/epoch_loss": 1.7123, "train/epoch_acc": 0.3011,
+           "val/loss": 1.8, "val/gif_acc": 0.25, "time/epoch_s": 37.8}
+    assert EpochHistory.describe(row, 3) == (
+        "epoch 2/3: train loss 1.712 acc 0.301 | val loss 1.800 GIF acc 0.250 | 38 s"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,9 @@ class EpochHistory(pl.Callback):
     keeps the per-step detail of every attempt.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, echo: bool = False) -> None:
         self.path = Path(path)
+        self.echo = echo  # also print each row: the progress of a run whose output is a log file
         self.rows: list[dict[str, float | int]] = []
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -55,6 +57,19 @@ class EpochHistory(pl.Callback):
         self.rows = [r for r in self.rows if r["epoch"] != row["epoch"]] + [row]
         if trainer.is_global_zero:
             self.write()
+            if self.echo:
+                print(self.describe(row, trainer.max_epochs), file=sys.stderr, flush=True)
+
+    @staticmethod
+    def describe(row: dict[str, float | int], max_epochs: int | None) -> str:
+        """One line for a row, e.g. ``epoch 3/8: train loss 1.712 acc 0.301 | val loss ... | 38 s``."""
+        names = {"train/epoch_loss": "train loss", "train/epoch_acc": "acc", "val/loss": "| val loss",
+                 "val/clip_acc": "clip acc", "val/gif_acc": "GIF acc"}
+        parts = [f"epoch {int(row['epoch']) + 1}/{max_epochs}:"]
+        parts += [f"{name} {row[key]:.3f}" for key, name in names.items() if key in row]
+        if "time/epoch_s" in row:
+            parts.append(f"| {row['time/epoch_s']:.0f} s")
+        return " ".join(parts)
 
     def to_csv(self) -> str:
         buffer = io.StringIO()

@@ -26,6 +26,7 @@ import importlib.util
 import logging
 import math
 import os
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,6 +177,8 @@ def build_trainer(
         enable_version_counter=False,
     )
     loggers: list = [CSVLogger(save_dir=run_dir, name=LOG_DIR)]
+    # A progress bar written into a log file is noise: there, one line per epoch instead.
+    bar = progress and sys.stdout.isatty()  # where Lightning's bar writes
     if config.tensorboard:
         from lightning.pytorch.loggers import TensorBoardLogger
 
@@ -194,11 +197,11 @@ def build_trainer(
         precision=config.precision,
         logger=loggers,
         # ModelCheckpoint callbacks run after the others: the history row is in the checkpoint.
-        callbacks=[EpochHistory(run_dir / HISTORY_FILE), best, last, *callbacks],
+        callbacks=[EpochHistory(run_dir / HISTORY_FILE, echo=progress and not bar), best, last, *callbacks],
         plugins=[AtomicCheckpointIO()],
         use_distributed_sampler=False,  # TrainingDataModule shards by rank itself
         log_every_n_steps=max(1, min(50, steps_per_epoch)),
-        enable_progress_bar=progress,
+        enable_progress_bar=bar,
         enable_model_summary=progress,
     )
 
@@ -270,6 +273,8 @@ def train(
     with warnings.catch_warnings():
         # Resuming into the run's own checkpoint directory is the point, not a mistake.
         warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+        # Lightning 2.6 calls a torch API that torch 2.14 deprecated; nothing a user can act on.
+        warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
 
     if not trainer.is_global_zero:
