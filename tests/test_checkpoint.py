@@ -20,6 +20,7 @@ from gifemo.training.checkpoint import (
     read_checkpoint,
 )
 from gifemo.training.checkpoint_io import AtomicCheckpointIO
+from gifemo.training.config import TrainConfig
 from gifemo.training.fit import read_labels
 
 
@@ -126,10 +127,18 @@ def test_load_trained_model_rebuilds_the_model_without_the_dataset(run, tmp_path
     assert meta["epochs_done"] == meta["epoch"] + 1 >= 1
 
 
-def test_run_dir_resolves_to_best_then_last(run, tmp_path):
+def test_run_dir_resolves_to_last_unless_best_was_chosen_on_a_validation_split(run, tmp_path):
     run_dir, _ = run
-    assert find_checkpoint(run_dir) == run_dir / "checkpoints" / "best.ckpt"
-    assert load_trained_model(run_dir, which="last").checkpoint_path == run_dir / "checkpoints" / "last.ckpt"
+    # This run has no validation split: its best.ckpt was chosen on the test GIFs.
+    assert TrainConfig.load(run_dir / "config.yaml").val_fraction == 0
+    assert find_checkpoint(run_dir) == run_dir / "checkpoints" / "last.ckpt"
+    assert load_trained_model(run_dir).checkpoint_path == run_dir / "checkpoints" / "last.ckpt"
+    assert load_trained_model(run_dir, which="best").checkpoint_path == run_dir / "checkpoints" / "best.ckpt"
+    with_val = tmp_path / "with_val"
+    shutil.copytree(run_dir / "checkpoints", with_val / "checkpoints")
+    TrainConfig.load(run_dir / "config.yaml").replace(val_fraction=0.1).save(with_val / "config.yaml")
+    assert find_checkpoint(with_val) == with_val / "checkpoints" / "best.ckpt"
+    assert load_trained_model(with_val, which="last").checkpoint_path == with_val / "checkpoints" / "last.ckpt"
     last_only = tmp_path / "run"
     (last_only / "checkpoints").mkdir(parents=True)
     shutil.copy(run_dir / "checkpoints" / "last.ckpt", last_only / "checkpoints" / "last.ckpt")

@@ -47,7 +47,7 @@ class DemoConfig:
     model: str = "resnet_convgru"
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     size: int = 64
-    epochs: int = 8
+    epochs: int = 15
     batch_size: int = 16
     lr: float = 3e-4
     max_clips_per_gif: int | None = 1

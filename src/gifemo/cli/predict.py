@@ -226,7 +226,7 @@ def export_command(
     external_data: bool = typer.Option(
         False, "--external-data", help="Weights in FILE.data beside FILE (keep the two together)."
     ),
-    which: str = typer.Option("auto", "--checkpoint", help="For a run dir: auto (best, else last), best or last."),
+    which: str = typer.Option("auto", "--checkpoint", help="For a run dir: auto (best if chosen on a validation split, else last), best or last."),
     check: bool = typer.Option(True, "--check/--no-check", help="Compare onnxruntime with torch after export."),
 ) -> None:
     """Export a trained model to ONNX, with its labels and preprocessing in the file's metadata."""

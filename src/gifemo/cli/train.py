@@ -127,7 +127,7 @@ def evaluate_command(
     split: str | None = typer.Option(
         None, help="test, val, train or all. (default: test on the run's data, all on other data)"
     ),
-    checkpoint: str = typer.Option("auto", help="auto (best, else last), best or last."),
+    checkpoint: str = typer.Option("auto", help="auto (best if chosen on a validation split, else last), best or last."),
     batch_size: int | None = typer.Option(None, help="Clips per batch. (default: the run's)"),
     workers: int | None = typer.Option(None, help="DataLoader workers. (default: the run's)"),
     device: str | None = typer.Option(None, help="cpu, cuda, cuda:1... (default: cuda if available)"),

@@ -112,7 +112,7 @@ def evaluate_run(
     n_resamples: int = 1000,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Evaluate the checkpoint of run dir ``run`` (best, else last) and write the report.
+    """Evaluate a checkpoint of run dir ``run`` and write the report.
 
     Args:
         run: a run dir (its ``config.yaml`` and ``split.csv`` are used) or a ``.ckpt`` file

@@ -345,7 +345,7 @@ def load(
     """Load a model for prediction.
 
     Args:
-        model: a run directory (its best checkpoint, else the last), a ``.ckpt`` file, an
+        model: a run directory (its checkpoint chosen as in ``find_checkpoint``), a ``.ckpt`` file, an
             exported ``.onnx`` file, or a loaded :class:`~gifemo.training.checkpoint.TrainedModel`.
         device: ``"cpu"`` or ``"cuda[:N]"``.
         precision: ``"32"``, or ``"bf16"`` (torch backend: bfloat16 autocast).

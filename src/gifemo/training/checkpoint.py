@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 from torch import nn
 
 from gifemo.labels import validate_label_set
@@ -129,7 +130,8 @@ def find_checkpoint(path: str | Path, which: str = "auto") -> Path:
     """The checkpoint file that ``path`` designates.
 
     ``path`` is a ``.ckpt`` file (returned as is) or a run dir: ``which="auto"`` picks
-    ``checkpoints/best.ckpt``, else ``checkpoints/last.ckpt``; ``"best"``/``"last"`` ask for one.
+    ``checkpoints/best.ckpt`` when the run chose it on a validation split (``val_fraction > 0``),
+    else ``checkpoints/last.ckpt`` (see :func:`auto_order`); ``"best"``/``"last"`` ask for one.
     """
     path = Path(path)
     if which not in ("auto", BEST_NAME, LAST_NAME):
@@ -139,7 +141,7 @@ def find_checkpoint(path: str | Path, which: str = "auto") -> Path:
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint file or run directory")
     paths = checkpoint_paths(path)
-    wanted = (BEST_NAME, LAST_NAME) if which == "auto" else (which,)
+    wanted = auto_order(path) if which == "auto" else (which,)
     for name in wanted:
         if paths[name].is_file():
             return paths[name]
@@ -147,6 +149,21 @@ def find_checkpoint(path: str | Path, which: str = "auto") -> Path:
         f"{path}: no {' or '.join(f'{CHECKPOINT_DIR}/{n}{CHECKPOINT_SUFFIX}' for n in wanted)} "
         "(is this a gifemo run directory, and did its first epoch finish?)"
     )
+
+
+def auto_order(run_dir: str | Path) -> tuple[str, str]:
+    """The checkpoints ``which="auto"`` tries, in order, for a run dir.
+
+    Without a validation split (``val_fraction`` 0, the paper's protocol) validation runs on the
+    test split, so ``best.ckpt`` was chosen on test GIFs and its test score is optimistic: the last
+    epoch is the honest default there. With a validation split, the best epoch is.
+    """
+    try:
+        values = yaml.safe_load((Path(run_dir) / "config.yaml").read_text(encoding="utf-8"))
+        val_fraction = float(values.get("val_fraction") or 0.0)
+    except (OSError, ValueError, TypeError, AttributeError, yaml.YAMLError):
+        val_fraction = 0.0
+    return (BEST_NAME, LAST_NAME) if val_fraction > 0 else (LAST_NAME, BEST_NAME)
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -179,7 +196,7 @@ def model_state_dict(checkpoint: dict[str, Any]) -> dict[str, torch.Tensor]:
 def load_trained_model(path: str | os.PathLike, *, which: str = "auto") -> TrainedModel:
     """Rebuild the model of a run dir or ``.ckpt`` file, on the CPU, in eval mode.
 
-    ``path``: a run dir (``which="auto"``: best checkpoint, else last) or a checkpoint file.
+    ``path``: a run dir (``which="auto"``: see :func:`find_checkpoint`) or a checkpoint file.
     Raises :class:`CheckpointError` (a ``ValueError``) naming the file when it is missing, not
     a gifemo checkpoint, or its weights do not fit the architecture it names.
     """
