@@ -78,9 +78,9 @@ def reproduce_command(
 ) -> None:
     """Run the paper's experiments (Tables 2-4, clip-length ablation, Fig. 5) over several seeds.
 
-    Finished runs are skipped and interrupted ones resumed: run the same command again after
-    a stop. Example (CPU scale): `gifemo reproduce data/synth --out results --size 64 --epochs 10
-    --precision bf16-mixed`.
+    Finished runs are skipped and interrupted ones resumed: run the same command again after a stop.
+
+    Example (CPU scale): `gifemo reproduce data/synth --out results --size 48 --epochs 4 --precision bf16-mixed`
     """
     from gifemo.experiments.reproduce import ReproduceConfig, describe_plan, parse_int_list, run_plan
     from gifemo.experiments.results import write_results
