@@ -71,15 +71,16 @@ class RunResult:
 
     @property
     def accuracy(self) -> float:
-        """Test GIF accuracy of the evaluated checkpoint (the best epoch on the test split)."""
+        """Test GIF accuracy of the run's checkpoint: the last epoch's when the run has no
+        validation split (as the paper), so no choice was made on the test GIFs."""
         return float(self.metrics["accuracy"]["value"])
 
     @property
-    def last_epoch_accuracy(self) -> float | None:
-        """Test GIF accuracy after the last epoch (no checkpoint selection)."""
-        if not self.history or "val/gif_acc" not in self.history[-1]:
-            return None
-        return float(self.history[-1]["val/gif_acc"])
+    def best_epoch_accuracy(self) -> float | None:
+        """The highest test GIF accuracy over the epochs: with no validation split the epoch is
+        chosen on the test GIFs themselves, so this is optimistic (shown for comparison only)."""
+        scores = [float(row["val/gif_acc"]) for row in self.history if "val/gif_acc" in row]
+        return max(scores) if scores else None
 
     @property
     def train_seconds(self) -> float:
@@ -207,15 +208,15 @@ def table3(runs: Sequence[RunResult]) -> list[dict[str, Any]]:
 
 
 def table4(runs: Sequence[RunResult], models: Sequence[str] = paper.PAPER_MODELS) -> list[dict[str, Any]]:
-    """Test accuracy of every model (T=4): best epoch (as reported) and last epoch."""
+    """Test accuracy of every model (T=4): the run's checkpoint and, for comparison, the best epoch."""
     extra = sorted({r.model for r in runs if r.clip_len == paper.PAPER_CLIP_LEN} - set(models))
     rows = []
     for model in (*models, *extra):
         selected = _main_runs(runs, model)
         row: dict[str, Any] = {"model": model, "name": paper.model_name(model)}
         row.update(_summary_columns("accuracy", summarize(r.accuracy for r in selected)))
-        last = [r.last_epoch_accuracy for r in selected if r.last_epoch_accuracy is not None]
-        row.update(_summary_columns("last_epoch_accuracy", summarize(last)))
+        best = [r.best_epoch_accuracy for r in selected if r.best_epoch_accuracy is not None]
+        row.update(_summary_columns("best_epoch_accuracy", summarize(best)))
         row["paper_accuracy"] = paper.TABLE4.get(model)
         row["seconds_per_run"] = statistics.fmean(r.train_seconds + r.eval_seconds for r in selected) if selected else None
         rows.append(row)
@@ -233,8 +234,8 @@ def ablation(runs: Sequence[RunResult]) -> list[dict[str, Any]]:
         selected = by_len.get(clip_len, [])
         row: dict[str, Any] = {"clip_len": clip_len}
         row.update(_summary_columns("accuracy", summarize(r.accuracy for r in selected)))
-        last = [r.last_epoch_accuracy for r in selected if r.last_epoch_accuracy is not None]
-        row.update(_summary_columns("last_epoch_accuracy", summarize(last)))
+        best = [r.best_epoch_accuracy for r in selected if r.best_epoch_accuracy is not None]
+        row.update(_summary_columns("best_epoch_accuracy", summarize(best)))
         row["paper_accuracy"] = paper.ABLATION.get(clip_len)
         rows.append(row)
     return rows
@@ -264,11 +265,11 @@ def run_rows(runs: Sequence[RunResult]) -> list[dict[str, Any]]:
             {
                 "run": r.name, "model": r.model, "clip_len": r.clip_len, "seed": r.seed,
                 "size": r.config.get("size"), "epochs": r.config.get("epochs"),
-                "epochs_done": len(r.history), "best_epoch": context.get("checkpoint_epoch"),
+                "epochs_done": len(r.history), "checkpoint_epoch": context.get("checkpoint_epoch"),
                 "accuracy": r.accuracy,
                 "accuracy_bootstrap_low": m["accuracy"]["ci_low"],
                 "accuracy_bootstrap_high": m["accuracy"]["ci_high"],
-                "last_epoch_accuracy": r.last_epoch_accuracy,
+                "best_epoch_accuracy": r.best_epoch_accuracy,
                 "clip_accuracy": m["clip_accuracy"],
                 **{f"{avg}_{k}": m[avg][k] for avg in ("macro", "weighted") for k in ("precision", "recall", "f1")},
                 "test_gifs": m["n_gifs"], "test_clips": m["n_clips"],
@@ -338,11 +339,11 @@ def plot_ablation(rows: Sequence[dict[str, Any]], path: Path) -> Path:
     ax = figure.add_subplot()
     ours = [row for row in rows if row["accuracy_n"]]
     ax.errorbar([r["clip_len"] for r in ours], [r["accuracy"] for r in ours], yerr=_err(ours, "accuracy"),
-                marker="o", capsize=4, label="gifemo (best epoch, mean ± 95% CI)")
-    last = [row for row in ours if row["last_epoch_accuracy_n"]]
-    ax.errorbar([r["clip_len"] for r in last], [r["last_epoch_accuracy"] for r in last],
-                yerr=_err(last, "last_epoch_accuracy"), marker="s", capsize=4, linestyle="--",
-                label="gifemo (last epoch)")
+                marker="o", capsize=4, label="gifemo (mean ± 95% CI)")
+    best = [row for row in ours if row["best_epoch_accuracy_n"]]
+    ax.errorbar([r["clip_len"] for r in best], [r["best_epoch_accuracy"] for r in best],
+                yerr=_err(best, "best_epoch_accuracy"), marker="s", capsize=4, linestyle="--",
+                label="gifemo, best epoch chosen on test (optimistic)")
     theirs = [row for row in rows if row["paper_accuracy"] is not None]
     ax.plot([r["clip_len"] for r in theirs], [r["paper_accuracy"] for r in theirs], marker="^",
             color="black", label="paper (GIFGIF, 224 px, 100 epochs)")
@@ -465,8 +466,9 @@ def _settings_section(runs: Sequence[RunResult]) -> list[str]:
          + " (a seed sets the split, the clip sampling and the initialisation)"],
         ["Input", f"{settings['size']} px, clips of 4 frames (the ablation varies this)"],
         ["Training", f"{settings['epochs']} epochs, batch {settings['batch_size']}, Adam lr {settings['lr']}, "
-                     f"weight decay {settings['weight_decay']}, precision {settings['precision']}, at most "
-                     f"{settings['max_clips_per_gif']} clips per GIF and epoch, pretrained: {settings['pretrained']}, "
+                     f"weight decay {settings['weight_decay']}, precision {settings['precision']}, "
+                     f"clips per GIF and epoch: {'all' if settings['max_clips_per_gif'] == 'None' else 'at most ' + settings['max_clips_per_gif']}, "
+                     f"pretrained: {settings['pretrained']}, "
                      f"augmentation: {settings['augment']}"],
         ["Hardware", "; ".join(hardware)],
         ["Wall time", f"{format_duration(total)} for {len(runs)} runs (training epochs + test evaluation; "
@@ -478,10 +480,10 @@ def _settings_section(runs: Sequence[RunResult]) -> list[str]:
         *_table(["", ""], facts),
         "",
         "Each cell is the mean over seeds ± the half-width of its 95% confidence interval",
-        "(Student t, n-1 degrees of freedom); with one seed there is no interval. \"Best epoch\" is the",
-        "checkpoint with the highest test accuracy during training: the paper has no validation set and",
-        "the training pipeline selects on the test split, which flatters every number a little; the",
-        "\"last epoch\" columns involve no selection.",
+        "(Student t, n-1 degrees of freedom); with one seed there is no interval. A run without a",
+        "validation split (the paper has none) is reported at its last epoch, so nothing was chosen on",
+        "the test GIFs; the \"best epoch\" columns show, for comparison only, the highest test accuracy",
+        "any epoch reached, which picks the epoch on the test GIFs and so flatters the model.",
     ]
 
 
@@ -495,10 +497,10 @@ def _prf_table(first: str, rows: Sequence[dict[str, Any]], key: str) -> list[str
 
 
 def _accuracy_table(first: str, rows: Sequence[dict[str, Any]], key: str, *extra: str) -> list[str]:
-    """Accuracy at the best and the last epoch next to the paper's (Table 4, the ablation)."""
+    """Accuracy (and the optimistic best epoch) next to the paper's (Table 4, the ablation)."""
     return _table(
-        [first, "Accuracy (best epoch)", "Accuracy (last epoch)", "Paper", *extra],
-        [[str(row[key]), _cell(row, "accuracy"), _cell(row, "last_epoch_accuracy"), _paper(row["paper_accuracy"]),
+        [first, "Accuracy", "Best epoch (chosen on test)", "Paper", *extra],
+        [[str(row[key]), _cell(row, "accuracy"), _cell(row, "best_epoch_accuracy"), _paper(row["paper_accuracy"]),
           *([format_duration(row["seconds_per_run"]) if row["seconds_per_run"] is not None else "-"] if extra else [])]
          for row in rows],
     )
@@ -555,9 +557,9 @@ def _runs_section(runs: Sequence[RunResult], unfinished: Sequence[str], failed: 
     if runs:
         lines += ["", "## Every run", ""]
         lines += _table(
-            ["Run", "Best epoch", "Accuracy", "Last epoch acc.", "Macro F1", "Time"],
+            ["Run", "Checkpoint epoch", "Accuracy", "Best epoch acc.", "Macro F1", "Time"],
             [[r.name, f"{r.report['context'].get('checkpoint_epoch')}/{len(r.history)}", f"{r.accuracy:.4f}",
-              f"{r.last_epoch_accuracy:.4f}" if r.last_epoch_accuracy is not None else "-",
+              f"{r.best_epoch_accuracy:.4f}" if r.best_epoch_accuracy is not None else "-",
               f"{r.metrics['macro']['f1']:.4f}", format_duration(r.train_seconds + r.eval_seconds)] for r in runs],
         )
         lines += ["", "Per-run numbers: `runs.csv`, `per_class.csv`; each run's report: `runs/<run>/report.md`."]
