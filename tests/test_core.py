@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 import textwrap
@@ -70,6 +71,17 @@ def test_atomic_write_survives_sigkill_mid_write(tmp_path):
     proc = subprocess.run([sys.executable, "-c", script], check=False)
     assert proc.returncode == -9
     assert target.read_bytes() == b"good"
+
+
+def test_atomic_write_gives_the_mode_of_a_plain_open(tmp_path):
+    old = os.umask(0o027)
+    try:
+        atomic_write_text(tmp_path / "report.md", "x")
+        (tmp_path / "plain.md").write_text("x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "report.md").stat().st_mode) == 0o640
+    assert stat.S_IMODE((tmp_path / "report.md").stat().st_mode) == stat.S_IMODE((tmp_path / "plain.md").stat().st_mode)
 
 
 def test_atomic_write_refuses_read_mode(tmp_path):
