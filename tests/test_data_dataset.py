@@ -178,6 +178,8 @@ def test_datamodule_builds_cache_split_and_loaders(tmp_path):
     assert set(val_ids).isdisjoint(with_val.datasets["train"].gif_ids)
 
 
+# The probe module has no validation_step on purpose: only the train sampler matters here.
+@pytest.mark.filterwarnings("ignore:You passed in a `val_dataloader` but have no `validation_step`")
 def test_lightning_advances_the_epoch_of_the_train_sampler(tmp_path):
     import lightning.pytorch as pl
 
