@@ -103,7 +103,11 @@ def run_demo(config: DemoConfig, *, console=None, train_fn: Callable[..., Any] |
     """Run the six steps (see the module docstring); returns what they produced."""
     from rich.console import Console
 
-    console = console or Console(stderr=True, soft_wrap=True)
+    if console is None:
+        console = Console(stderr=True, soft_wrap=True)
+        if not console.is_terminal:
+            # Written to a file, rich assumes 80 columns and cuts the prediction table's cells.
+            console.width = max(console.width, 130)
     out = config.out_dir
     out.mkdir(parents=True, exist_ok=True)
     result = DemoResult()
@@ -247,7 +251,7 @@ def _predict(config: DemoConfig, console, result: DemoResult) -> None:
     table.add_column("true")
     table.add_column("predicted")
     for label in predictor.labels:
-        table.add_column(label[:5], justify="right")
+        table.add_column(label, justify="right")
     done = []
     for (path, true), prediction in zip(gifs, predictor.predict_many([p for p, _ in gifs]), strict=True):
         if not isinstance(prediction, Prediction):
