@@ -8,10 +8,24 @@ from typing import Any
 
 import typer
 
+from gifemo.cli.training_options import (
+    Accelerator,
+    Augment,
+    BatchSize,
+    CacheDir,
+    Devices,
+    Epochs,
+    Lr,
+    MaxClipsPerGif,
+    Precision,
+    Pretrained,
+    Size,
+    WeightDecay,
+    Workers,
+    fail,
+)
 
-def _fail(error: Exception) -> None:
-    typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code=2)
+
 
 
 def _quiet_lightning() -> None:
@@ -51,19 +65,19 @@ def reproduce_command(
     experiments: str = typer.Option(
         "table2,table3,table4,ablation,fig5", help="Which of table2,table3,table4,ablation,fig5."
     ),
-    size: int | None = typer.Option(None, help="Frame side in pixels. [224, the paper's]"),
-    epochs: int | None = typer.Option(None, help="Epochs per run. [100, the paper's]"),
-    batch_size: int | None = typer.Option(None, help="Clips per batch and device. [30]"),
-    lr: float | None = typer.Option(None, help="Adam learning rate. [1e-4]"),
-    weight_decay: float | None = typer.Option(None, help="Adam weight decay. [1e-4]"),
-    precision: str | None = typer.Option(None, help="32, bf16-mixed (CPU and GPU) or 16-mixed (CUDA). [32]"),
-    max_clips_per_gif: int | None = typer.Option(None, help="Cap on training clips per GIF and epoch. [all]"),
-    workers: int | None = typer.Option(None, help="DataLoader worker processes. [2]"),
-    devices: int | None = typer.Option(None, help="Devices per run; > 1 trains with DDP. [1]"),
-    accelerator: str | None = typer.Option(None, help="cpu, gpu or auto. [auto]"),
-    pretrained: str | None = typer.Option(None, help="Backbone weights: 'imagenet' or a path. [none]"),
-    augment: bool | None = typer.Option(None, "--augment/--no-augment", help="Crop+flip augmentation. [off]"),
-    cache_dir: Path | None = typer.Option(None, help="Frame cache root. [$GIFEMO_CACHE or ~/.cache/gifemo]"),
+    size: Size = None,
+    epochs: Epochs = None,
+    batch_size: BatchSize = None,
+    lr: Lr = None,
+    weight_decay: WeightDecay = None,
+    precision: Precision = None,
+    max_clips_per_gif: MaxClipsPerGif = None,
+    workers: Workers = None,
+    devices: Devices = None,
+    accelerator: Accelerator = None,
+    pretrained: Pretrained = None,
+    augment: Augment = None,
+    cache_dir: CacheDir = None,
     model_kwargs: list[str] | None = typer.Option(
         None, "--model-kwargs", help="MODEL:KEY=VALUE for one model's builder (repeatable)."
     ),
@@ -88,7 +102,8 @@ def reproduce_command(
     training = {
         "size": size, "epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
         "precision": precision, "max_clips_per_gif": max_clips_per_gif, "workers": workers,
-        "devices": devices, "accelerator": accelerator, "pretrained": pretrained, "augment": augment,
+        "devices": devices, "accelerator": accelerator, "augment": augment,
+        "pretrained": None if pretrained is None or pretrained.lower() == "none" else pretrained,
         "cache_dir": str(cache_dir) if cache_dir is not None else None,
     }
     try:
@@ -115,7 +130,7 @@ def reproduce_command(
         _quiet_lightning()
         outcome = run_plan(config, progress=progress, echo=typer.echo)
     except (ValueError, FileNotFoundError) as error:
-        _fail(error)
+        fail(error)
     if outcome.failed:
         typer.secho(f"{len(outcome.failed)} run(s) failed: {', '.join(outcome.failed)}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=1)
@@ -144,7 +159,7 @@ def demo_command(
         _quiet_lightning()
         run_demo(config)
     except (ValueError, FileNotFoundError) as error:
-        _fail(error)
+        fail(error)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,6 +7,23 @@ from typing import Any
 
 import typer
 
+from gifemo.cli.training_options import (
+    Accelerator,
+    Augment,
+    BatchSize,
+    CacheDir,
+    Devices,
+    Epochs,
+    Lr,
+    MaxClipsPerGif,
+    Precision,
+    Pretrained,
+    Size,
+    WeightDecay,
+    Workers,
+    fail,
+)
+
 
 def parse_model_kwargs(items: list[str] | None) -> dict[str, Any] | None:
     """``["hidden_dim=64", "dropout=0.1"] -> {"hidden_dim": 64, "dropout": 0.1}`` (YAML values)."""
@@ -23,9 +40,6 @@ def parse_model_kwargs(items: list[str] | None) -> dict[str, Any] | None:
     return kwargs
 
 
-def _fail(error: Exception) -> None:
-    typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code=2)
 
 
 def train_command(
@@ -36,26 +50,26 @@ def train_command(
     model_kwargs: list[str] | None = typer.Option(
         None, "--model-kwargs", help="Model builder argument KEY=VALUE (repeatable), e.g. hidden_dim=64."
     ),
-    pretrained: str | None = typer.Option(None, help="Backbone weights: 'imagenet', a path, or 'none'. (default: none)"),
-    epochs: int | None = typer.Option(None, help="Epochs. (default: 100)"),
-    batch_size: int | None = typer.Option(None, help="Clips per batch and device. (default: 30)"),
-    lr: float | None = typer.Option(None, help="Adam learning rate. (default: 1e-4)"),
-    weight_decay: float | None = typer.Option(None, help="Adam weight decay. (default: 1e-4)"),
+    pretrained: Pretrained = None,
+    epochs: Epochs = None,
+    batch_size: BatchSize = None,
+    lr: Lr = None,
+    weight_decay: WeightDecay = None,
     clip_len: int | None = typer.Option(None, help="Frames per clip. (default: 4)"),
-    size: int | None = typer.Option(None, help="Frame side in pixels. (default: 224)"),
+    size: Size = None,
     seed: int | None = typer.Option(None, help="Seed of the split, sampling and initialisation. (default: 0)"),
-    precision: str | None = typer.Option(None, help="32, bf16-mixed (CPU and GPU) or 16-mixed (CUDA). (default: 32)"),
-    devices: int | None = typer.Option(None, help="Devices (processes); > 1 trains with DDP. (default: 1)"),
-    accelerator: str | None = typer.Option(None, help="cpu, gpu or auto. (default: auto)"),
-    workers: int | None = typer.Option(None, help="DataLoader worker processes. (default: 2)"),
-    max_clips_per_gif: int | None = typer.Option(None, help="Cap on training clips per GIF and epoch. (default: all)"),
-    augment: bool | None = typer.Option(None, "--augment/--no-augment", help="Crop+flip augmentation. (default: off)"),
+    precision: Precision = None,
+    devices: Devices = None,
+    accelerator: Accelerator = None,
+    workers: Workers = None,
+    max_clips_per_gif: MaxClipsPerGif = None,
+    augment: Augment = None,
     channels_last: bool | None = typer.Option(
         None, "--channels-last/--no-channels-last", help="Channels-last weights. (default: on)"
     ),
     test_fraction: float | None = typer.Option(None, help="Per-class fraction of GIFs for test. (default: 0.2)"),
     val_fraction: float | None = typer.Option(None, help="Per-class fraction for a separate val split. (default: 0)"),
-    cache_dir: Path | None = typer.Option(None, help="Frame cache root. (default: $GIFEMO_CACHE or ~/.cache/gifemo)"),
+    cache_dir: CacheDir = None,
     tensorboard: bool | None = typer.Option(
         None, "--tensorboard/--no-tensorboard", help="Also log to TensorBoard (needs tensorboard). (default: off)"
     ),
@@ -111,7 +125,7 @@ def train_command(
 
         result = train(config, run_dir, resume=resume is not None, progress=progress)
     except (ValueError, FileNotFoundError, FileExistsError) as error:
-        _fail(error)
+        fail(error)
     if result is not None and result.report is not None:
         acc = result.report["metrics"]["accuracy"]
         typer.echo(
@@ -144,7 +158,7 @@ def evaluate_command(
             workers=workers, device=device, precision=precision, n_resamples=bootstrap, progress=progress,
         )
     except (ValueError, FileNotFoundError) as error:
-        _fail(error)
+        fail(error)
     m = report["metrics"]
     acc = m["accuracy"]
     typer.echo(

@@ -158,10 +158,11 @@ def auto_order(run_dir: str | Path) -> tuple[str, str]:
     test split, so ``best.ckpt`` was chosen on test GIFs and its test score is optimistic: the last
     epoch is the honest default there. With a validation split, the best epoch is.
     """
+    from gifemo.training.config import TrainConfig
+
     try:
-        values = yaml.safe_load((Path(run_dir) / "config.yaml").read_text(encoding="utf-8"))
-        val_fraction = float(values.get("val_fraction") or 0.0)
-    except (OSError, ValueError, TypeError, AttributeError, yaml.YAMLError):
+        val_fraction = TrainConfig.load(Path(run_dir) / "config.yaml").val_fraction
+    except (OSError, ValueError, TypeError, yaml.YAMLError):  # no or a foreign config: no val split known
         val_fraction = 0.0
     return (BEST_NAME, LAST_NAME) if val_fraction > 0 else (LAST_NAME, BEST_NAME)
 

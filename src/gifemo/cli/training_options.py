@@ -1,0 +1,53 @@
+"""Command-line options of the training settings that ``gifemo train`` and ``gifemo reproduce`` share.
+
+Each is ``None`` unless given, so a command can tell "not given" (keep the config's or the paper's
+value) from an explicit value. The defaults in the help text are read from
+:class:`gifemo.training.config.TrainConfig`, so they cannot drift from what training uses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gifemo.training.config import TrainConfig
+
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+
+
+def _help(text: str, field: str, shown: str | None = None) -> str:
+    return f"{text} (default: {shown if shown is not None else _DEFAULTS[field]})"
+
+
+def fail(error: Exception) -> None:
+    """Print ``error: ...`` and exit with status 2 (bad usage or settings)."""
+    typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=2)
+
+
+Size = Annotated[int | None, typer.Option(help=_help("Frame side in pixels.", "size"))]
+Epochs = Annotated[int | None, typer.Option(help=_help("Epochs (per run).", "epochs"))]
+BatchSize = Annotated[int | None, typer.Option(help=_help("Clips per batch and device.", "batch_size"))]
+Lr = Annotated[float | None, typer.Option(help=_help("Adam learning rate.", "lr"))]
+WeightDecay = Annotated[float | None, typer.Option(help=_help("Adam weight decay.", "weight_decay"))]
+Precision = Annotated[
+    str | None, typer.Option(help=_help("32, bf16-mixed (CPU and GPU) or 16-mixed (CUDA).", "precision"))
+]
+Devices = Annotated[int | None, typer.Option(help=_help("Devices (processes) per run; > 1 trains with DDP.", "devices"))]
+Accelerator = Annotated[str | None, typer.Option(help=_help("cpu, gpu or auto.", "accelerator"))]
+Workers = Annotated[int | None, typer.Option(help=_help("DataLoader worker processes.", "workers"))]
+MaxClipsPerGif = Annotated[
+    int | None, typer.Option(help=_help("Cap on training clips per GIF and epoch.", "max_clips_per_gif", "all"))
+]
+Pretrained = Annotated[
+    str | None, typer.Option(help=_help("Backbone weights: 'imagenet', a path, or 'none'.", "pretrained", "none"))
+]
+Augment = Annotated[
+    bool | None, typer.Option("--augment/--no-augment", help=_help("Crop+flip augmentation.", "augment", "off"))
+]
+CacheDir = Annotated[
+    Path | None, typer.Option(help=_help("Frame cache root.", "cache_dir", "$GIFEMO_CACHE or ~/.cache/gifemo"))
+]
