@@ -8,22 +8,7 @@ from typing import Any
 
 import typer
 
-from gifemo.cli.training_options import (
-    Accelerator,
-    Augment,
-    BatchSize,
-    CacheDir,
-    Devices,
-    Epochs,
-    Lr,
-    MaxClipsPerGif,
-    Precision,
-    Pretrained,
-    Size,
-    WeightDecay,
-    Workers,
-    fail,
-)
+from gifemo.cli import training_options as opt
 
 
 
@@ -65,19 +50,19 @@ def reproduce_command(
     experiments: str = typer.Option(
         "table2,table3,table4,ablation,fig5", help="Which of table2,table3,table4,ablation,fig5."
     ),
-    size: Size = None,
-    epochs: Epochs = None,
-    batch_size: BatchSize = None,
-    lr: Lr = None,
-    weight_decay: WeightDecay = None,
-    precision: Precision = None,
-    max_clips_per_gif: MaxClipsPerGif = None,
-    workers: Workers = None,
-    devices: Devices = None,
-    accelerator: Accelerator = None,
-    pretrained: Pretrained = None,
-    augment: Augment = None,
-    cache_dir: CacheDir = None,
+    size: opt.Size = None,
+    epochs: opt.Epochs = None,
+    batch_size: opt.BatchSize = None,
+    lr: opt.Lr = None,
+    weight_decay: opt.WeightDecay = None,
+    precision: opt.Precision = None,
+    max_clips_per_gif: opt.MaxClipsPerGif = None,
+    workers: opt.Workers = None,
+    devices: opt.Devices = None,
+    accelerator: opt.Accelerator = None,
+    pretrained: opt.Pretrained = None,
+    augment: opt.Augment = None,
+    cache_dir: opt.CacheDir = None,
     model_kwargs: list[str] | None = typer.Option(
         None, "--model-kwargs", help="MODEL:KEY=VALUE for one model's builder (repeatable)."
     ),
@@ -130,7 +115,7 @@ def reproduce_command(
         _quiet_lightning()
         outcome = run_plan(config, progress=progress, echo=typer.echo)
     except (ValueError, FileNotFoundError) as error:
-        fail(error)
+        opt.fail(error)
     if outcome.failed:
         typer.secho(f"{len(outcome.failed)} run(s) failed: {', '.join(outcome.failed)}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=1)
@@ -159,7 +144,7 @@ def demo_command(
         _quiet_lightning()
         run_demo(config)
     except (ValueError, FileNotFoundError) as error:
-        fail(error)
+        opt.fail(error)
 
 
 def register(app: typer.Typer) -> None:

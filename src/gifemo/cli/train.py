@@ -7,22 +7,7 @@ from typing import Any
 
 import typer
 
-from gifemo.cli.training_options import (
-    Accelerator,
-    Augment,
-    BatchSize,
-    CacheDir,
-    Devices,
-    Epochs,
-    Lr,
-    MaxClipsPerGif,
-    Precision,
-    Pretrained,
-    Size,
-    WeightDecay,
-    Workers,
-    fail,
-)
+from gifemo.cli import training_options as opt
 
 
 def parse_model_kwargs(items: list[str] | None) -> dict[str, Any] | None:
@@ -50,26 +35,26 @@ def train_command(
     model_kwargs: list[str] | None = typer.Option(
         None, "--model-kwargs", help="Model builder argument KEY=VALUE (repeatable), e.g. hidden_dim=64."
     ),
-    pretrained: Pretrained = None,
-    epochs: Epochs = None,
-    batch_size: BatchSize = None,
-    lr: Lr = None,
-    weight_decay: WeightDecay = None,
+    pretrained: opt.Pretrained = None,
+    epochs: opt.Epochs = None,
+    batch_size: opt.BatchSize = None,
+    lr: opt.Lr = None,
+    weight_decay: opt.WeightDecay = None,
     clip_len: int | None = typer.Option(None, help="Frames per clip. (default: 4)"),
-    size: Size = None,
+    size: opt.Size = None,
     seed: int | None = typer.Option(None, help="Seed of the split, sampling and initialisation. (default: 0)"),
-    precision: Precision = None,
-    devices: Devices = None,
-    accelerator: Accelerator = None,
-    workers: Workers = None,
-    max_clips_per_gif: MaxClipsPerGif = None,
-    augment: Augment = None,
+    precision: opt.Precision = None,
+    devices: opt.Devices = None,
+    accelerator: opt.Accelerator = None,
+    workers: opt.Workers = None,
+    max_clips_per_gif: opt.MaxClipsPerGif = None,
+    augment: opt.Augment = None,
     channels_last: bool | None = typer.Option(
         None, "--channels-last/--no-channels-last", help="Channels-last weights. (default: on)"
     ),
     test_fraction: float | None = typer.Option(None, help="Per-class fraction of GIFs for test. (default: 0.2)"),
     val_fraction: float | None = typer.Option(None, help="Per-class fraction for a separate val split. (default: 0)"),
-    cache_dir: CacheDir = None,
+    cache_dir: opt.CacheDir = None,
     tensorboard: bool | None = typer.Option(
         None, "--tensorboard/--no-tensorboard", help="Also log to TensorBoard (needs tensorboard). (default: off)"
     ),
@@ -125,7 +110,7 @@ def train_command(
 
         result = train(config, run_dir, resume=resume is not None, progress=progress)
     except (ValueError, FileNotFoundError, FileExistsError) as error:
-        fail(error)
+        opt.fail(error)
     if result is not None and result.report is not None:
         acc = result.report["metrics"]["accuracy"]
         typer.echo(
@@ -158,7 +143,7 @@ def evaluate_command(
             workers=workers, device=device, precision=precision, n_resamples=bootstrap, progress=progress,
         )
     except (ValueError, FileNotFoundError) as error:
-        fail(error)
+        opt.fail(error)
     m = report["metrics"]
     acc = m["accuracy"]
     typer.echo(
