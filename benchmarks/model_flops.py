@@ -24,7 +24,7 @@ import torch
 
 from gifemo.models import list_models
 from gifemo.models.stats import model_stats
-from gifemo.training.hardware import hardware_line
+from gifemo.hardware import hardware_line
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_step import time_steps

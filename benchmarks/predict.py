@@ -96,7 +96,7 @@ def main() -> None:
     from gifemo.inference.export import export_onnx
     from gifemo.inference.inputs import find_media_files
     from gifemo.training.checkpoint import load_trained_model
-    from gifemo.training.hardware import cpu_model
+    from gifemo.hardware import cpu_model
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -214,7 +214,7 @@ def main() -> None:
     if sum(bool(x) for x in (args.model, args.untrained, args.url)) != 1:
         parser.error("give exactly one of MODEL, --untrained or --url")
 
-    from gifemo.training.hardware import cpu_model
+    from gifemo.hardware import cpu_model
 
     name, data = (args.gif.name, args.gif.read_bytes()) if args.gif else default_gif()
     server = None

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from gifemo.models import create_model
-from gifemo.training.hardware import hardware_line
+from gifemo.hardware import hardware_line
 
 SETTINGS: tuple[tuple[str, bool, bool], ...] = (
     ("fp32", False, False),

@@ -9,7 +9,7 @@ import shutil
 import lightning.pytorch as pl
 import pytest
 import torch
-from training_helpers import one_torch_thread, trained_run  # noqa: F401  (autouse fixture)
+from training_helpers import one_torch_thread  # noqa: F401  (autouse fixture)
 
 from gifemo.preprocess import PreprocessConfig
 from gifemo.training.checkpoint import (
@@ -25,8 +25,8 @@ from gifemo.training.fit import read_labels
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    return trained_run(tmp_path_factory.getbasetemp())
+def run(trained_run):
+    return trained_run
 
 
 # -- atomic writes ---------------------------------------------------------------------------

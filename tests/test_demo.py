@@ -2,67 +2,21 @@
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 from pathlib import Path
 
 import pytest
-import torch
-from rich.console import Console
+from demo_helpers import CountingTrain, capture, tiny
 
-from gifemo.demo import DemoConfig, run_demo
-from gifemo.training.fit import train
-from training_helpers import SMALL_CONVGRU
+from gifemo.demo import run_demo
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-class CountingTrain:
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def __call__(self, config, run_dir, *, resume, progress):
-        self.calls += 1
-        return train(config, run_dir, resume=resume, progress=False)
-
-
-def tiny(out: Path, ood: Path, **changes) -> DemoConfig:
-    values = dict(
-        out=str(out), per_class=3, gif_size=48, synth_workers=1, size=32, epochs=1, batch_size=8,
-        max_clips_per_gif=1, model_kwargs=dict(SMALL_CONVGRU), n_predict=3, ood_data=str(ood), progress=False,
-    )
-    values.update(changes)
-    return DemoConfig(**values)
-
-
-def capture() -> tuple[Console, io.StringIO]:
-    buffer = io.StringIO()
-    return Console(file=buffer, width=200, soft_wrap=True), buffer
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    from gifemo.data.synth import generate_dataset
-
-    base = tmp_path_factory.mktemp("demo")
-    # Stands for the real emoji: other GIFs than the training data, through the same code path.
-    generate_dataset(base / "ood", per_class=1, size=48, seed=1, workers=1)
-    config = tiny(base / "out", base / "ood")
-    console, buffer = capture()
-    counter = CountingTrain()
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        result = run_demo(config, console=console, train_fn=counter)
-    finally:
-        torch.set_num_threads(before)
-    return config, result, buffer.getvalue(), counter
-
-
 @pytest.mark.slow
-def test_demo_writes_every_output_and_lists_it(demo):
-    config, result, text, counter = demo
+def test_demo_writes_every_output_and_lists_it(demo_run):
+    config, result, text, counter = demo_run
     out = Path(config.out)
     assert counter.calls == 1
     for name, path in result.outputs.items():
@@ -77,10 +31,10 @@ def test_demo_writes_every_output_and_lists_it(demo):
 
 
 @pytest.mark.slow
-def test_demo_predicts_test_gifs_with_timelines_and_an_annotated_gif(demo):
+def test_demo_predicts_test_gifs_with_timelines_and_an_annotated_gif(demo_run):
     from gifemo.io import read_gif
 
-    config, result, text, _ = demo
+    config, result, text, _ = demo_run
     out = Path(config.out)
     records = json.loads((out / "predictions" / "predictions.json").read_text())
     test_side = {row.split(",")[0] for row in (out / "run" / "split.csv").read_text().splitlines() if ",test," in row}
@@ -97,8 +51,8 @@ def test_demo_predicts_test_gifs_with_timelines_and_an_annotated_gif(demo):
 
 
 @pytest.mark.slow
-def test_demo_evaluates_out_of_domain(demo):
-    config, result, _, _ = demo
+def test_demo_evaluates_out_of_domain(demo_run):
+    config, result, _, _ = demo_run
     report = json.loads((Path(config.out) / "ood-ood" / "report.json").read_text())
     assert report["context"]["out_of_domain"] is True
     assert report["metrics"]["n_gifs"] == 7
@@ -106,8 +60,8 @@ def test_demo_evaluates_out_of_domain(demo):
 
 
 @pytest.mark.slow
-def test_running_the_demo_again_reuses_the_dataset_and_the_finished_run(demo):
-    config, _, _, _ = demo
+def test_running_the_demo_again_reuses_the_dataset_and_the_finished_run(demo_run):
+    config, _, _, _ = demo_run
     out = Path(config.out)
     watched = [out / "data" / "labels.csv", *sorted((out / "data").glob("*/*.gif")), out / "run" / "report.json",
                out / "run" / "checkpoints" / "last.ckpt"]

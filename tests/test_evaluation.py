@@ -10,16 +10,17 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from training_helpers import one_torch_thread, tiny_dataset, trained_run  # noqa: F401  (autouse fixture)
+from training_helpers import one_torch_thread, tiny_dataset  # noqa: F401  (autouse fixture)
 from typer.testing import CliRunner
 
 from gifemo.cli import app
 from gifemo.evaluation.metrics import GifPredictions, accuracy_ci, compute_metrics, pool_clips
+from gifemo.hardware import autocast_dtype
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    return trained_run(tmp_path_factory.getbasetemp())
+def run(trained_run):
+    return trained_run
 
 
 # -- pooling and metrics on hand-made numbers --------------------------------------------------
@@ -163,7 +164,8 @@ def test_gif_probabilities_are_the_mean_of_its_clip_probabilities(run):
     cache = build_cache(dataset, size=64, cache_dir=config.cache_dir, progress=False)
     clips = ClipDataset(cache, [gif_id], preprocess=trained.preprocess, train=False, seed=config.seed)
     batch = torch.stack([clips[i][0] for i in range(len(clips))])
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+    dtype = autocast_dtype(config.precision)  # the report was computed in the run's precision
+    with torch.inference_mode(), torch.autocast("cpu", dtype=dtype, enabled=dtype is not None):
         probs = trained.model(batch).float().softmax(dim=1).mean(dim=0)
     assert len(clips) == int(row["n_clips"])
     expected = [float(row[f"prob_{label}"]) for label in trained.labels]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from gifemo.doctor import find_imagemagick
 from gifemo.io import read_gif
 from gifemo.io.encode import quantize_frames, round_delay_cs, write_gif
 
@@ -225,19 +225,9 @@ def test_quantize_frames_shares_one_palette_in_global_mode():
     assert all(i.dtype == np.uint8 and i.max() < len(palettes[0]) for i in indices)
 
 
-def _imagemagick() -> str | None:
-    for exe in ("/usr/bin/convert", shutil.which("convert")):
-        if exe and Path(exe).exists():
-            version = subprocess.run([exe, "-version"], capture_output=True, text=True, check=False)
-            out = version.stdout
-            if "ImageMagick" in out:
-                return exe
-    return None
-
-
 @pytest.mark.imagemagick
 def test_imagemagick_shows_the_same_frames(tmp_path: Path):
-    exe = _imagemagick()
+    exe = find_imagemagick()
     if exe is None:
         pytest.skip("ImageMagick's convert is not installed")
     frames = _moving_square()

@@ -11,15 +11,11 @@ agrees unless said otherwise) and the test says so next to the case.
 from __future__ import annotations
 
 import csv
-import functools
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
-
 from gif_builder import (
     PALETTE,
     TRANSPARENT,
@@ -34,6 +30,8 @@ from gif_builder import (
     scenarios,
     solid,
 )
+
+from gifemo.doctor import find_imagemagick
 from gifemo.io import iter_frames, probe, read_gif
 
 pytestmark = pytest.mark.imagemagick
@@ -42,36 +40,8 @@ BACKGROUNDS = [(255, 255, 255), (12, 34, 56)]
 NOTO_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "noto-emoji-7"
 
 
-@functools.cache
-def imagemagick() -> str | None:
-    """Path of a real ImageMagick ``convert``, recognised by its ``-version`` banner.
-
-    Wrapper scripts are skipped: ``convert`` first on PATH may be a stand-in that rewrites its
-    arguments (this project's machines have one), so system locations are tried first.
-    """
-    candidates = [
-        "/usr/bin/convert",
-        "/usr/bin/convert-im6.q16",
-        shutil.which("magick"),
-        shutil.which("convert"),
-    ]
-    for convert in dict.fromkeys(c for c in candidates if c and os.access(c, os.X_OK)):
-        with open(convert, "rb") as handle:
-            if handle.read(2) == b"#!":
-                continue
-        try:
-            banner = subprocess.run(
-                [convert, "-version"], capture_output=True, text=True, timeout=20
-            ).stdout
-        except (OSError, subprocess.SubprocessError):
-            continue
-        if "ImageMagick" in banner:
-            return convert
-    return None
-
-
 def _convert() -> str:
-    convert = imagemagick()
+    convert = find_imagemagick()
     if convert is None:
         pytest.skip(
             "ImageMagick is not installed (no convert binary whose -version says ImageMagick)"

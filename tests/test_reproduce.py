@@ -28,7 +28,7 @@ from training_helpers import SMALL_CONVGRU
 
 MODELS = ("resnet_convgru", "cnn_lstm")
 MODEL_KWARGS = {"resnet_convgru": dict(SMALL_CONVGRU), "cnn_lstm": {"hidden_size": 16}}
-TRAINING = dict(size=32, epochs=1, batch_size=8, max_clips_per_gif=1, workers=0, precision="bf16-mixed",
+TRAINING = dict(size=32, epochs=1, batch_size=8, max_clips_per_gif=1, workers=0, precision="32",
                 accelerator="cpu", lr=5e-4)
 
 
@@ -314,7 +314,7 @@ def test_cli_plan_and_aggregate_only(finished, base):
         "reproduce", config.data, "--out", str(out), "--models", ",".join(MODELS), "--seeds", "0,1",
         "--ood-data", str(base / "other"),
         "--clip-lens", "2,4", "--size", "32", "--epochs", "1", "--batch-size", "8", "--max-clips-per-gif", "1",
-        "--workers", "0", "--precision", "bf16-mixed", "--accelerator", "cpu", "--lr", "5e-4",
+        "--workers", "0", "--precision", "32", "--accelerator", "cpu", "--lr", "5e-4",
         "--cache-dir", str(base / "cache"),
         "--model-kwargs", "resnet_convgru:hidden_dim=16", "--model-kwargs", "resnet_convgru:num_layers=1",
         "--model-kwargs", "resnet_convgru:head_hidden=16", "--model-kwargs", "cnn_lstm:hidden_size=16",

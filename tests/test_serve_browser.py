@@ -9,9 +9,10 @@ import httpx
 import pytest
 from serve_helpers import gif_bytes, live_server
 
+from gifemo.doctor import DEFAULT_CHROMIUM, find_chromium
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path(os.environ.get("GIFEMO_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -24,15 +25,15 @@ NOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "noto-emoji-7"
 
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.is_file():
-        pytest.skip(
-            f"Chromium not found at {CHROMIUM} (Debian package 'chromium'; .ci/run installs it)"
-        )
+    chromium = find_chromium()
+    if chromium is None:
+        where = os.environ.get("GIFEMO_CHROMIUM", DEFAULT_CHROMIUM)
+        pytest.skip(f"Chromium not found at {where} (Debian package 'chromium'; .ci/run installs it)")
     sync_api = pytest.importorskip(
         "playwright.sync_api", reason="the 'playwright' package is not installed"
     )
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 

@@ -51,7 +51,7 @@ class DemoConfig:
     batch_size: int = 16
     lr: float = 3e-4
     max_clips_per_gif: int | None = 1
-    precision: str = "bf16-mixed"
+    precision: str = "auto"  # bf16 only where native; float32 on most CPUs (gifemo.hardware)
     seed: int = 0
     workers: int = 0
     n_predict: int = 7
@@ -84,7 +84,6 @@ class DemoConfig:
             accelerator="cpu",
             workers=self.workers,
             max_clips_per_gif=self.max_clips_per_gif,
-            channels_last=True,
             cache_dir=str(self.out_dir / "cache"),
         )
 
@@ -196,10 +195,13 @@ def _train(config: DemoConfig, console, result: DemoResult, train_fn) -> None:
     if action == "skip":
         console.print(f"reusing the finished run {run_dir}")
     else:
+        from gifemo.training.fit import resolve_config
+
+        _, _, compute = resolve_config(train_config)
         console.print(
             f"{'resuming ' if action != 'train' else ''}{train_config.model}: {train_config.epochs} epochs at "
             f"{train_config.size} px, batch {train_config.batch_size}, lr {train_config.lr}, "
-            f"{train_config.precision}, channels-last, at most {train_config.max_clips_per_gif} clips per GIF "
+            f"{compute.describe()}, at most {train_config.max_clips_per_gif} clips per GIF "
             f"and epoch -> {run_dir}"
         )
         train_fn(train_config, run_dir, resume=action != "train", progress=config.progress)
@@ -244,7 +246,7 @@ def _predict(config: DemoConfig, console, result: DemoResult) -> None:
 
     out = config.out_dir / "predictions"
     gifs = _test_gifs(config)
-    predictor = load(config.out_dir / "run", precision="32")
+    predictor = load(config.out_dir / "run", precision=config.precision)
     table = Table(title=f"Emotion intensities of {len(gifs)} test GIFs (mean of each GIF's clips)",
                   box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("GIF")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from gifemo import __version__
-from gifemo.cli import data, frames, models, predict, reproduce, serve, train
+from gifemo.cli import data, doctor, frames, models, predict, reproduce, serve, train
 
 app = typer.Typer(
     name="gifemo",
@@ -36,7 +36,7 @@ def _root(
     """Emotion recognition in animated GIFs."""
 
 
-for _module in (frames, data, models, train, predict, serve, reproduce):
+for _module in (frames, data, models, train, predict, serve, reproduce, doctor):
     _module.register(app)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+
 import typer
 
 FRAME_NAME = "{:06d}.png"

@@ -16,16 +16,13 @@ from pathlib import Path
 
 import typer
 
+from gifemo.cli import training_options as opt
+
 
 class OutputFormat(str, Enum):
     table = "table"
     json = "json"
     csv = "csv"
-
-
-class Precision(str, Enum):
-    fp32 = "32"
-    bf16 = "bf16"
 
 
 def output_path(dest: Path, source: str, used: set[Path], many: bool) -> Path:
@@ -111,8 +108,8 @@ def predict_command(
     per_clip: bool = typer.Option(False, "--clips", help="table/csv: one row per clip instead of per GIF."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Clips per forward pass."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N."),
-    precision: Precision = typer.Option(Precision.fp32, "--precision", help="32, or bf16 autocast (torch backend)."),
-    channels_last: bool = typer.Option(False, "--channels-last", help="Channels-last weights (torch backend)."),
+    precision: opt.RunPrecision = "auto",
+    channels_last: opt.ChannelsLast = None,
     threads: int | None = typer.Option(None, "--threads", min=1, help="Intra-op threads (torch and onnxruntime)."),
     workers: int = typer.Option(1, "--workers", min=0, help="Threads decoding GIFs ahead of the model (0: inline)."),
     max_frames: int | None = typer.Option(None, "--max-frames", min=1, help="Refuse GIFs with more frames."),
@@ -145,7 +142,7 @@ def predict_command(
         predictor = load(
             model,
             device=device,
-            precision=precision.value,
+            precision=precision,
             channels_last=channels_last,
             num_threads=threads,
             batch_size=batch_size,

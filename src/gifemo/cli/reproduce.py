@@ -11,8 +11,6 @@ import typer
 from gifemo.cli import training_options as opt
 
 
-
-
 def _quiet_lightning() -> None:
     # Dozens of runs: Lightning's per-run banners (GPU available, tips, model summary) drown the
     # plan's own progress lines. Warnings still show. Lightning sets its level when imported.
@@ -79,9 +77,14 @@ def reproduce_command(
 
     Finished runs are skipped and interrupted ones resumed: run the same command again after a stop.
 
-    Example (CPU scale): `gifemo reproduce data/synth --out results --size 48 --epochs 4 --precision bf16-mixed`
+    Example (CPU scale): `gifemo reproduce data/synth --out results --size 48 --epochs 4`
     """
-    from gifemo.experiments.reproduce import ReproduceConfig, describe_plan, parse_int_list, run_plan
+    from gifemo.experiments.reproduce import (
+        ReproduceConfig,
+        describe_plan,
+        parse_int_list,
+        run_plan,
+    )
     from gifemo.experiments.results import write_results
 
     training = {

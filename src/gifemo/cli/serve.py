@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from gifemo.cli.predict import Precision
+from gifemo.cli import training_options as opt
 
 
 def serve_command(
@@ -46,9 +46,7 @@ def serve_command(
         help='Let {"url": ...} requests reach loopback and private-network addresses.',
     ),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N."),
-    precision: Precision = typer.Option(
-        Precision.fp32, "--precision", help="32, or bf16 autocast (torch backend)."
-    ),
+    precision: opt.RunPrecision = "auto",
     threads: Optional[int] = typer.Option(
         None, "--threads", min=1, help="Intra-op threads per prediction (default: cores / workers)."
     ),
@@ -85,7 +83,7 @@ def serve_command(
         predictor = load(
             model,
             device=device,
-            precision=precision.value,
+            precision=precision,
             num_threads=threads if is_onnx else None,
         )
     except (ValueError, OSError) as error:

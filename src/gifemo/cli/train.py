@@ -49,9 +49,7 @@ def train_command(
     workers: opt.Workers = None,
     max_clips_per_gif: opt.MaxClipsPerGif = None,
     augment: opt.Augment = None,
-    channels_last: bool | None = typer.Option(
-        None, "--channels-last/--no-channels-last", help="Channels-last weights. (default: on)"
-    ),
+    channels_last: opt.ChannelsLast = None,
     test_fraction: float | None = typer.Option(None, help="Per-class fraction of GIFs for test. (default: 0.2)"),
     val_fraction: float | None = typer.Option(None, help="Per-class fraction for a separate val split. (default: 0)"),
     cache_dir: opt.CacheDir = None,
@@ -130,7 +128,7 @@ def evaluate_command(
     batch_size: int | None = typer.Option(None, help="Clips per batch. (default: the run's)"),
     workers: int | None = typer.Option(None, help="DataLoader workers. (default: the run's)"),
     device: str | None = typer.Option(None, help="cpu, cuda, cuda:1... (default: cuda if available)"),
-    precision: str | None = typer.Option(None, help="32, bf16-mixed or 16-mixed (CUDA). (default: the run's)"),
+    precision: opt.RunPrecision = "auto",
     bootstrap: int = typer.Option(1000, help="Bootstrap resamples for the accuracy CI."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:

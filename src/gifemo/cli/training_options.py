@@ -33,8 +33,34 @@ Epochs = Annotated[int | None, typer.Option(help=_help("Epochs (per run).", "epo
 BatchSize = Annotated[int | None, typer.Option(help=_help("Clips per batch and device.", "batch_size"))]
 Lr = Annotated[float | None, typer.Option(help=_help("Adam learning rate.", "lr"))]
 WeightDecay = Annotated[float | None, typer.Option(help=_help("Adam weight decay.", "weight_decay"))]
+PRECISION_HELP = (
+    "auto (bf16-mixed only on a GPU or CPU with native bfloat16, else 32; see `gifemo doctor`), "
+    "32, bf16-mixed, or 16-mixed (CUDA)."
+)
+
+
+def _check_precision(value: str | None) -> str | None:
+    from gifemo.hardware import normalize_precision
+
+    try:
+        return None if value is None else normalize_precision(value)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
 Precision = Annotated[
-    str | None, typer.Option(help=_help("32, bf16-mixed (CPU and GPU) or 16-mixed (CUDA).", "precision"))
+    str | None, typer.Option(help=_help(PRECISION_HELP, "precision"), callback=_check_precision)
+]
+#: The same for commands that run a trained model (evaluate, predict, serve): default auto.
+RunPrecision = Annotated[
+    str, typer.Option(help=f"{PRECISION_HELP} (default: auto)", callback=_check_precision)
+]
+ChannelsLast = Annotated[
+    bool | None,
+    typer.Option(
+        "--channels-last/--no-channels-last",
+        help="Channels-last weights. (default: auto: on for CPUs and for GPUs in mixed precision)",
+    ),
 ]
 Devices = Annotated[int | None, typer.Option(help=_help("Devices (processes) per run; > 1 trains with DDP.", "devices"))]
 Accelerator = Annotated[str | None, typer.Option(help=_help("cpu, gpu or auto.", "accelerator"))]

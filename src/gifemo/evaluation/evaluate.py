@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 
 from gifemo.evaluation.metrics import GifPredictions, pool_clips
 from gifemo.evaluation.report import write_report
+from gifemo.hardware import autocast_dtype, resolve_compute
 
 log = logging.getLogger(__name__)
 
@@ -35,27 +36,24 @@ def predict_gifs(
     batch_size: int = 30,
     workers: int = 0,
     device: str | torch.device = "cpu",
-    precision: str = "32",
-    channels_last: bool = True,
+    precision: str = "auto",
+    channels_last: bool | None = None,
 ) -> GifPredictions:
     """Score every item of a :class:`~gifemo.data.dataset.ClipDataset` (evaluation mode) and pool
     the clip probabilities per GIF.
 
-    ``model`` maps ``(B, T, 3, S, S) -> (B, C)`` logits. ``precision``: ``"32"``, ``"bf16-mixed"``
-    or ``"16-mixed"`` (autocast, as in training; probabilities are computed in float32).
+    ``model`` maps ``(B, T, 3, S, S) -> (B, C)`` logits. ``precision``: ``"auto"``, ``"32"``,
+    ``"bf16-mixed"`` or ``"16-mixed"`` (autocast, as in training; probabilities are computed in
+    float32); see :func:`gifemo.hardware.resolve_compute`.
     """
     if getattr(dataset, "train", False):
         raise ValueError("evaluate with a ClipDataset in evaluation mode (train=False)")
     device = torch.device(device)
-    dtypes = {"32": None, "bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
-    if precision not in dtypes:
-        raise ValueError(f"precision must be one of {', '.join(dtypes)}, got {precision!r}")
-    if precision == "16-mixed" and device.type != "cuda":
-        raise ValueError("precision 16-mixed needs a CUDA device; on CPU use bf16-mixed or 32")
+    choice = resolve_compute(precision, channels_last, device=device.type)
     model = model.eval().to(device)
-    if channels_last and hasattr(model, "to_channels_last"):
+    if choice.channels_last and hasattr(model, "to_channels_last"):
         model.to_channels_last()
-    dtype = dtypes[precision]
+    dtype = autocast_dtype(choice.precision)
     autocast = torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
     indices, probs, targets = [], [], []
@@ -107,7 +105,7 @@ def evaluate_run(
     batch_size: int | None = None,
     workers: int | None = None,
     device: str | None = None,
-    precision: str | None = None,
+    precision: str | None = "auto",
     cache_dir: str | Path | None = None,
     n_resamples: int = 1000,
     progress: bool = True,
@@ -126,8 +124,9 @@ def evaluate_run(
         which: ``"auto"``, ``"best"`` or ``"last"`` checkpoint.
         batch_size, workers: DataLoader settings (default: the run's).
         device: ``"cpu"``, ``"cuda"``... (default: CUDA if available).
-        precision: ``"32"``, ``"bf16-mixed"`` or ``"16-mixed"`` (CUDA). Default: the run's, so that
-            the report reproduces the validation of the same checkpoint.
+        precision: ``"auto"`` (default: what is fast on this machine, see
+            :func:`gifemo.hardware.resolve_compute`), ``"32"``, ``"bf16-mixed"`` or ``"16-mixed"``
+            (CUDA). Pass the run's own precision to reproduce its validation bit for bit.
 
     Returns:
         The report dict (also written to ``report.json``).
@@ -136,10 +135,10 @@ def evaluate_run(
     from gifemo.data.dataset import ClipDataset
     from gifemo.data.sources import load_dataset
     from gifemo.data.split import load_split
+    from gifemo.hardware import hardware_line
     from gifemo.training.checkpoint import load_trained_model
     from gifemo.training.config import TrainConfig
     from gifemo.training.fit import CONFIG_FILE, SPLIT_FILE, training_summary
-    from gifemo.training.hardware import hardware_line
 
     started = time.perf_counter()
     run = Path(run)
@@ -180,10 +179,7 @@ def evaluate_run(
 
     seed = config.seed if config else 0
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if precision is None:
-        precision = config.precision if config else "32"
-        if precision == "16-mixed" and not device.startswith("cuda"):
-            precision = "32"
+    choice = resolve_compute(precision, None, device=device)
     clips = ClipDataset(cache, ids, preprocess=trained.preprocess, train=False, seed=seed)
     predictions = predict_gifs(
         trained.model,
@@ -192,8 +188,8 @@ def evaluate_run(
         batch_size=batch_size or (config.batch_size if config else 30),
         workers=workers if workers is not None else (config.workers if config else 0),
         device=device,
-        precision=precision,
-        channels_last=config.channels_last if config else True,
+        precision=choice.precision,
+        channels_last=choice.channels_last,
     )
 
     if out is None:
@@ -215,7 +211,9 @@ def evaluate_run(
         "split_seed": seed,
         "labels_without_gifs": missing,
         "undecodable": skipped,
-        "precision": precision,
+        "precision": choice.precision,
+        "precision_reason": choice.reason,
+        "channels_last": choice.channels_last,
         "device": device,
         "hardware": hardware_line(),
         "training": training_summary(run_dir, config, meta) if run_dir and config else {},

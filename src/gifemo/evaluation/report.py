@@ -78,6 +78,10 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
+def _reason(reason: str | None) -> str:
+    return f" ({reason})" if reason else ""
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     """``report.md``: run facts, accuracy with CI, Table 2 and Table 3 layouts, confusion matrix."""
     c, m = report["context"], report["metrics"]
@@ -100,7 +104,8 @@ def render_markdown(report: dict[str, Any]) -> str:
                 "Training",
                 f"{train.get('epochs_done', '?')}/{train.get('epochs', '?')} epochs, batch {train.get('batch_size')}, "
                 f"Adam lr {train.get('lr')}, weight decay {train.get('weight_decay')}, seed {train.get('seed')}, "
-                f"precision {train.get('precision')}, {train.get('devices')} device(s)",
+                f"precision {train.get('precision')}{_reason(train.get('precision_reason'))}, "
+                f"{train.get('devices')} device(s)",
             ],
             ["Input", f"{train.get('size')} px, clips of {train.get('clip_len')} frames"],
             ["Training hardware", f"{train.get('hardware', 'n/a')}, wall time {format_duration(train.get('wall_time_s'))}"],
@@ -108,6 +113,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     facts.append(
         ["Evaluation hardware", f"{c.get('hardware', 'n/a')}, wall time {format_duration(c.get('wall_time_s'))}"]
     )
+    if c.get("precision"):
+        facts.append(["Evaluation precision", f"{c['precision']}{_reason(c.get('precision_reason'))}"])
 
     lines = [f"# Evaluation report: {c.get('model', '?')}", ""]
     lines += _table(["", ""], facts)

@@ -2,7 +2,7 @@
 
 >>> from gifemo.experiments import ReproduceConfig, plan_runs, run_plan   # doctest: +SKIP
 >>> config = ReproduceConfig(data="data/synth", out="results", seeds=(0, 1, 2),
-...                          training={"size": 64, "epochs": 10, "precision": "bf16-mixed"})
+...                          training={"size": 64, "epochs": 10})
 >>> [run.name for run in plan_runs(config)][:2]                          # doctest: +SKIP
 ['resnet_convgru-T4-s0', 'vgg_convgru-T4-s0']
 >>> run_plan(config)          # trains what is not finished, writes results/results.md  # doctest: +SKIP

@@ -5,7 +5,8 @@ model's size) to class probabilities ``(N, C) float32``. It also tells what the 
 (``preprocess``), what it outputs (``labels``) and what it is (``info``).
 
 * :class:`TorchBackend`: eager PyTorch from a trained checkpoint, in float32 or with bfloat16
-  autocast, optionally with channels-last weights.
+  (or, on CUDA, float16) autocast, channels-last weights or not: by default what is fast on the
+  machine (:func:`gifemo.hardware.resolve_compute`).
 * :class:`OnnxBackend`: ONNX Runtime on a model written by :func:`gifemo.inference.export.export_onnx`;
   everything it needs (labels, size, clip length, mean/std) is read from the file's metadata.
 """
@@ -19,10 +20,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from gifemo.hardware import autocast_dtype, resolve_compute
 from gifemo.inference.prediction import ModelInfo
 from gifemo.preprocess import PreprocessConfig
-
-PRECISIONS = ("32", "bf16")
 
 #: Keys of the ONNX ``metadata_props`` written at export and read back here.
 META_PREFIX = "gifemo."
@@ -41,13 +41,6 @@ class Backend(Protocol):
         ...
 
 
-def _check_precision(precision: str) -> str:
-    precision = str(precision)
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    return precision
-
-
 def training_seed(metadata: dict[str, Any]) -> int:
     """The run seed recorded in a checkpoint's metadata (0 when absent)."""
     config = metadata.get("config") or {}
@@ -60,20 +53,26 @@ class TorchBackend:
     Args:
         trained: the loaded model (see :func:`gifemo.training.checkpoint.load_trained_model`).
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
-        precision: ``"32"`` or ``"bf16"`` (bfloat16 autocast; probabilities stay float32).
-        channels_last: convert the weights to the model's channels-last memory format.
+        precision: ``"auto"``, ``"32"``, ``"bf16-mixed"`` (``"bf16"``) or ``"16-mixed"`` (CUDA):
+            autocast; probabilities stay float32.
+        channels_last: convert the weights to the model's channels-last memory format
+            (``None``: where that is faster, see :func:`gifemo.hardware.resolve_compute`).
 
     The backend owns ``trained.model``: moving it to ``device`` and converting its memory format
     happen in place (pass a copy to keep the original as it is).
     """
 
-    def __init__(self, trained, *, device: str = "cpu", precision: str = "32", channels_last: bool = False):
+    def __init__(
+        self, trained, *, device: str = "cpu", precision: str = "auto", channels_last: bool | None = None
+    ):
         import torch
 
         from gifemo.inference.module import FramesToProbabilities
 
-        self.precision = _check_precision(precision)
         self.device = torch.device(device)
+        self.compute = resolve_compute(precision, channels_last, device=self.device.type)
+        self.precision = self.compute.precision
+        channels_last = self.compute.channels_last
         self.labels = tuple(trained.labels)
         self.preprocess = trained.preprocess
         self.clip_seed = training_seed(trained.metadata)
@@ -95,9 +94,8 @@ class TorchBackend:
         import torch
 
         frames = torch.from_numpy(np.ascontiguousarray(clips))
-        with torch.inference_mode(), torch.autocast(
-            self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"
-        ):
+        dtype = autocast_dtype(self.precision)
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
             probs, _ = self.module(frames)
         return probs.float().cpu().numpy()
 

@@ -30,7 +30,7 @@ class ModelInfo:
     name: str  #: registered model name (``resnet_convgru``, ...)
     backend: str  #: ``"torch"`` or ``"onnxruntime"``
     path: str  #: the run folder, checkpoint or ``.onnx`` file that was loaded
-    precision: str = "32"  #: ``"32"`` or ``"bf16"`` (torch autocast)
+    precision: str = "32"  #: ``"32"``, ``"bf16-mixed"`` or ``"16-mixed"`` (torch autocast)
     size: int = 224  #: input frame size S
     clip_len: int = 4  #: frames per clip T
 

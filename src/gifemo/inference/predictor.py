@@ -29,6 +29,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from gifemo.data.clips import gif_seed, make_clips
+from gifemo.hardware import normalize_precision
 from gifemo.inference.backends import Backend, OnnxBackend, TorchBackend
 from gifemo.inference.fetch import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_S, fetch_url, is_url
 from gifemo.inference.inputs import InvalidInput, NamedBytes, source_label
@@ -335,8 +336,8 @@ def load(
     model: Any,
     *,
     device: str = "cpu",
-    precision: str = "32",
-    channels_last: bool = False,
+    precision: str = "auto",
+    channels_last: bool | None = None,
     backend: str | None = None,
     num_threads: int | None = None,
     which: str = "auto",
@@ -348,8 +349,11 @@ def load(
         model: a run directory (its checkpoint chosen as in ``find_checkpoint``), a ``.ckpt`` file, an
             exported ``.onnx`` file, or a loaded :class:`~gifemo.training.checkpoint.TrainedModel`.
         device: ``"cpu"`` or ``"cuda[:N]"``.
-        precision: ``"32"``, or ``"bf16"`` (torch backend: bfloat16 autocast).
-        channels_last: torch backend: channels-last weights (pairs well with ``"bf16"`` on CPU).
+        precision: ``"auto"`` (what is fast on this machine: bfloat16 autocast only on a GPU or CPU
+            with native bfloat16, see :func:`gifemo.hardware.resolve_compute`), ``"32"``,
+            ``"bf16-mixed"`` (also ``"bf16"``) or ``"16-mixed"`` (CUDA). ONNX models run the
+            float32 graph they hold (``"auto"`` or ``"32"``).
+        channels_last: torch backend: channels-last weights (``None``: where faster).
         backend: ``"torch"`` or ``"onnxruntime"``; default: ``"onnxruntime"`` for ``.onnx`` files,
             ``"torch"`` otherwise.
         num_threads: onnxruntime's intra-op threads (torch: use ``torch.set_num_threads``).
@@ -367,8 +371,8 @@ def load(
     if backend == "onnxruntime":
         if not is_onnx:
             raise ValueError(f"the onnxruntime backend needs an .onnx file, got {model!r}")
-        if str(precision) != "32":
-            raise ValueError("the onnxruntime backend runs the exported float32 graph; use precision='32'")
+        if normalize_precision(precision) not in ("auto", "32"):
+            raise ValueError("the onnxruntime backend runs the exported float32 graph; use precision='32' or 'auto'")
         if channels_last:
             raise ValueError("channels_last applies to the torch backend only")
         runner: Backend = OnnxBackend(model, device=device, num_threads=num_threads)

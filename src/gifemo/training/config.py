@@ -15,13 +15,15 @@ from typing import Any
 import yaml
 
 from gifemo.atomic import atomic_write_text
+from gifemo.hardware import normalize_precision
 
-PRECISIONS: tuple[str, ...] = ("32", "bf16-mixed", "16-mixed")
 ACCELERATORS: tuple[str, ...] = ("cpu", "gpu", "auto")
 
 #: Fields that may differ from the saved config when resuming a run: they change how long or
-#: how fast it runs, not what it computes (``epochs`` extends or shortens the schedule).
-RESUMABLE_OVERRIDES: frozenset[str] = frozenset({"epochs", "workers"})
+#: how fast it runs, not what it computes (``epochs`` extends or shortens the schedule;
+#: precision and memory format change rounding, not the model, so a run started on one machine
+#: can go on at the speed of another's).
+RESUMABLE_OVERRIDES: frozenset[str] = frozenset({"epochs", "workers", "precision", "channels_last"})
 
 
 @dataclass
@@ -30,8 +32,11 @@ class TrainConfig:
 
     ``data`` is a dataset folder (``ROOT/<label>/*.gif``) or CSV manifest. ``model_kwargs`` go
     to the model builder (e.g. ``{"hidden_dim": 64}``). ``pretrained`` is ``None``, a weights
-    tag (``"imagenet"``) or a path to a backbone state dict. ``precision`` is Lightning's
-    (``"32"``, ``"bf16-mixed"`` (CPU and GPU), ``"16-mixed"`` (CUDA only)). ``devices > 1``
+    tag (``"imagenet"``) or a path to a backbone state dict. ``precision`` is ``"auto"`` or
+    Lightning's (``"32"``, ``"bf16-mixed"`` (CPU and GPU), ``"16-mixed"`` (CUDA only));
+    ``channels_last`` is a bool or ``None`` (auto). ``auto`` picks what is fast on the machine
+    that trains (:func:`gifemo.hardware.resolve_compute`; the paper says nothing about
+    precision), and the run's saved ``config.yaml`` holds the resolved values. ``devices > 1``
     trains with DDP (gloo on CPU, NCCL on GPU). ``max_clips_per_gif`` caps the training clips
     one GIF gives per epoch (``None``: all of them, as the paper). ``val_fraction > 0`` keeps a
     validation split apart from test for model selection (the paper validates on test).
@@ -48,13 +53,13 @@ class TrainConfig:
     clip_len: int = 4
     size: int = 224
     seed: int = 0
-    precision: str = "32"
+    precision: str = "auto"
     devices: int = 1
     accelerator: str = "auto"
     workers: int = 2
     max_clips_per_gif: int | None = None
     augment: bool = False
-    channels_last: bool = True
+    channels_last: bool | None = None
     test_fraction: float = 0.2
     val_fraction: float = 0.0
     cache_dir: str | None = None
@@ -64,7 +69,7 @@ class TrainConfig:
         # Absolute paths, so that a run dir can be evaluated or resumed from any directory.
         self.data = _absolute(self.data)
         self.cache_dir = _absolute(self.cache_dir) if self.cache_dir is not None else None
-        self.precision = str(self.precision)
+        self.precision = normalize_precision(self.precision)
         self.model_kwargs = dict(self.model_kwargs or {})
         if self.pretrained is not None:
             self.pretrained = str(self.pretrained)
@@ -84,8 +89,6 @@ class TrainConfig:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
         if self.workers < 0:
             raise ValueError(f"workers must be >= 0, got {self.workers}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.accelerator not in ACCELERATORS:
             raise ValueError(
                 f"accelerator must be one of {', '.join(ACCELERATORS)}, got {self.accelerator!r}"
@@ -172,5 +175,5 @@ def _normalise(name: str, value: Any) -> Any:
     if name in PATH_FIELDS and value is not None:
         return _absolute(value)
     if name == "precision":
-        return str(value)
+        return normalize_precision(value)
     return value

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from gifemo.atomic import atomic_write_text
+from gifemo.hardware import ComputeChoice, resolve_compute
 from gifemo.training.checkpoint import BEST_NAME, CHECKPOINT_DIR, LAST_NAME, checkpoint_paths
 from gifemo.training.config import TrainConfig
 
@@ -66,7 +67,7 @@ def launch_rank() -> int:
 
 
 def resolve_accelerator(config: TrainConfig) -> str:
-    """``"cpu"`` or ``"gpu"``; raises ``ValueError`` for a GPU-only setting without CUDA."""
+    """``"cpu"`` or ``"gpu"``; raises ``ValueError`` for ``--accelerator gpu`` without CUDA."""
     import torch
 
     accelerator = config.accelerator
@@ -74,11 +75,18 @@ def resolve_accelerator(config: TrainConfig) -> str:
         accelerator = "gpu" if torch.cuda.is_available() else "cpu"
     if accelerator == "gpu" and not torch.cuda.is_available():
         raise ValueError("--accelerator gpu: no CUDA device is available (use --accelerator cpu)")
-    if accelerator == "cpu" and config.precision == "16-mixed":
-        raise ValueError(
-            "precision 16-mixed needs a CUDA GPU (float16 autocast); on CPU use bf16-mixed or 32"
-        )
     return accelerator
+
+
+def resolve_config(config: TrainConfig) -> tuple[TrainConfig, str, ComputeChoice]:
+    """``config`` with ``precision``/``channels_last`` resolved for the machine that trains it,
+    the accelerator, and the choice made (with its reason). Raises ``ValueError`` for a setting
+    the machine cannot run (``16-mixed`` without CUDA)."""
+    accelerator = resolve_accelerator(config)
+    choice = resolve_compute(
+        config.precision, config.channels_last, device="cuda" if accelerator == "gpu" else "cpu"
+    )
+    return config.replace(precision=choice.precision, channels_last=choice.channels_last), accelerator, choice
 
 
 def read_labels(run_dir: str | Path) -> tuple[str, ...]:
@@ -116,6 +124,8 @@ def training_summary(run_dir: Path, config: TrainConfig, metadata: dict[str, Any
         "weight_decay": config.weight_decay,
         "seed": config.seed,
         "precision": config.precision,
+        "precision_reason": (metadata.get("compute") or {}).get("reason"),
+        "channels_last": config.channels_last,
         "devices": config.devices,
         "size": config.size,
         "clip_len": config.clip_len,
@@ -158,6 +168,8 @@ def build_trainer(
     config: TrainConfig, run_dir: Path, *, accelerator: str, steps_per_epoch: int, callbacks: list, progress: bool
 ):
     """The Lightning Trainer of a run: checkpoints, loggers, precision, DDP."""
+    if config.precision == "auto":
+        config, _, _ = resolve_config(config)
     import lightning.pytorch as pl
     from lightning.pytorch.loggers import CSVLogger
 
@@ -228,12 +240,13 @@ def train(
     from gifemo.training.module import GifEmotionModule
 
     run_dir = Path(run_dir).expanduser().resolve()
-    accelerator = resolve_accelerator(config)
+    config, accelerator, choice = resolve_config(config)
     if config.tensorboard and not any(importlib.util.find_spec(m) for m in ("tensorboard", "tensorboardX")):
         raise ValueError("--tensorboard needs the tensorboard package: pip install tensorboard")
     rank = launch_rank()
     if rank == 0:
         check_run_dir(run_dir, resume=resume)
+        print(f"gifemo: training on {accelerator}, {choice.describe()}", file=sys.stderr, flush=True)
     if accelerator == "gpu":
         torch.set_float32_matmul_precision("high")
     elif config.devices > 1:
@@ -260,6 +273,7 @@ def train(
         channels_last=config.channels_last,
         seed=config.seed,
         run_config=config.to_dict(),
+        compute=choice.to_dict(),
     )
     steps = math.ceil(len(datamodule.datasets["train"]) / config.devices / config.batch_size)
     trainer = build_trainer(
@@ -283,7 +297,8 @@ def train(
     if evaluate:
         from gifemo.evaluation.evaluate import evaluate_run
 
-        report = evaluate_run(run_dir, progress=progress)
+        # In the run's own precision, so that the report restates its last validation.
+        report = evaluate_run(run_dir, precision=config.precision, progress=progress)
     paths = checkpoint_paths(run_dir)
     return FitResult(
         run_dir=run_dir,

@@ -23,9 +23,9 @@ from torchmetrics.classification import MulticlassAccuracy
 from torchmetrics.functional.classification import multiclass_accuracy
 
 from gifemo.evaluation.metrics import pool_clips
+from gifemo.hardware import hardware_line
 from gifemo.preprocess import PreprocessConfig
 from gifemo.training.checkpoint import CHECKPOINT_KEY, ModelSpec, checkpoint_payload
-from gifemo.training.hardware import hardware_line
 
 #: The metric that selects the best checkpoint (higher is better).
 MONITOR = "val/gif_acc"
@@ -51,6 +51,8 @@ class GifEmotionModule(pl.LightningModule):
         seed: run seed (per-step reseeding, see the module docstring).
         run_config: the run's :class:`~gifemo.training.config.TrainConfig` as a dict, stored in
             every checkpoint's metadata.
+        compute: the :class:`~gifemo.hardware.ComputeChoice` of the run as a dict (precision,
+            memory format and why), stored in the checkpoints' metadata too.
     """
 
     def __init__(
@@ -66,6 +68,7 @@ class GifEmotionModule(pl.LightningModule):
         channels_last: bool = True,
         seed: int = 0,
         run_config: dict[str, Any] | None = None,
+        compute: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -203,6 +206,7 @@ class GifEmotionModule(pl.LightningModule):
                 k: float(v) for k, v in trainer.callback_metrics.items() if torch.is_tensor(v) and v.numel() == 1
             },
             "config": self.hparams.run_config or {},
+            "compute": self.hparams.compute or {},
             "hardware": hardware_line(),
             "world_size": trainer.world_size,
             "gifemo_version": gifemo.__version__,

@@ -1,0 +1,43 @@
+"""Session fixtures: the expensive artefacts that several test modules share, built once.
+
+pytest-timeout's per-test limit covers only the test function (``timeout_func_only`` in
+pyproject.toml), so these builds run outside it: the limit is a hang guard, never a budget that
+a slow machine could miss. Each is as small as the assertions on it allow and trains in float32:
+bfloat16 is emulated, 7-100x slower, on CPUs without native bf16 (``gifemo doctor``).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory):
+    """``(run_dir, FitResult)`` of the shared 64 px training run (training_helpers)."""
+    from training_helpers import build_trained_run
+
+    return build_trained_run(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """``(DemoConfig, DemoResult, console text, CountingTrain)`` of the demo shrunk to seconds."""
+    import torch
+    from demo_helpers import CountingTrain, capture, tiny
+
+    from gifemo.data.synth import generate_dataset
+    from gifemo.demo import run_demo
+
+    base = tmp_path_factory.mktemp("demo")
+    # Stands for the real emoji: other GIFs than the training data, through the same code path.
+    generate_dataset(base / "ood", per_class=1, size=48, seed=1, workers=1)
+    config = tiny(base / "out", base / "ood")
+    console, buffer = capture()
+    counter = CountingTrain()
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = run_demo(config, console=console, train_fn=counter)
+    finally:
+        torch.set_num_threads(before)
+    return config, result, buffer.getvalue(), counter
