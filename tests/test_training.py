@@ -233,3 +233,19 @@ def test_without_a_terminal_progress_is_one_line_per_epoch_not_a_bar(tmp_path, c
     assert EpochHistory.describe(row, 3) == (
         "epoch 2/3: train loss 1.712 acc 0.301 | val loss 1.800 GIF acc 0.250 | 38 s"
     )
+
+
+def test_val_every_validates_every_nth_epoch_and_still_checkpoints_each(tmp_path_factory):
+    base = tmp_path_factory.getbasetemp()
+    config = tiny_config(tiny_dataset(base / "synth"), base / "cache", epochs=3, val_every=2)
+    run_dir = tmp_path_factory.mktemp("val-every") / "run"
+    train(config, run_dir, progress=False, evaluate=False)
+
+    history = read_history(run_dir / "metrics.csv")
+    assert [row["epoch"] for row in history] == [0, 1, 2]
+    assert [("val/gif_acc" in row) for row in history] == [False, True, False]
+    assert all(row["train/epoch_loss"] > 0 and row["time/epoch_s"] > 0 for row in history)
+    last = read_checkpoint(run_dir / "checkpoints" / "last.ckpt")["gifemo"]["metadata"]
+    assert last["epochs_done"] == 3 and "train/epoch_loss" in last["metrics"]
+    best = read_checkpoint(run_dir / "checkpoints" / "best.ckpt")["gifemo"]["metadata"]
+    assert best["epochs_done"] == 2  # the only validated epoch

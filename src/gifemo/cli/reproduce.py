@@ -56,6 +56,7 @@ def reproduce_command(
     precision: opt.Precision = None,
     max_clips_per_gif: opt.MaxClipsPerGif = None,
     workers: opt.Workers = None,
+    val_every: opt.ValEvery = None,
     devices: opt.Devices = None,
     accelerator: opt.Accelerator = None,
     pretrained: opt.Pretrained = None,
@@ -89,7 +90,7 @@ def reproduce_command(
 
     training = {
         "size": size, "epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
-        "precision": precision, "max_clips_per_gif": max_clips_per_gif, "workers": workers,
+        "precision": precision, "max_clips_per_gif": max_clips_per_gif, "workers": workers, "val_every": val_every,
         "devices": devices, "accelerator": accelerator, "augment": augment,
         "pretrained": None if pretrained is None or pretrained.lower() == "none" else pretrained,
         "cache_dir": str(cache_dir) if cache_dir is not None else None,

@@ -52,6 +52,7 @@ def train_command(
     channels_last: opt.ChannelsLast = None,
     test_fraction: float | None = typer.Option(None, help="Per-class fraction of GIFs for test. (default: 0.2)"),
     val_fraction: float | None = typer.Option(None, help="Per-class fraction for a separate val split. (default: 0)"),
+    val_every: opt.ValEvery = None,
     cache_dir: opt.CacheDir = None,
     tensorboard: bool | None = typer.Option(
         None, "--tensorboard/--no-tensorboard", help="Also log to TensorBoard (needs tensorboard). (default: off)"
@@ -85,6 +86,7 @@ def train_command(
         "channels_last": channels_last,
         "test_fraction": test_fraction,
         "val_fraction": val_fraction,
+        "val_every": val_every,
         "cache_dir": str(cache_dir) if cache_dir is not None else None,
         "tensorboard": tensorboard,
     }

@@ -64,6 +64,9 @@ ChannelsLast = Annotated[
 ]
 Devices = Annotated[int | None, typer.Option(help=_help("Devices (processes) per run; > 1 trains with DDP.", "devices"))]
 Accelerator = Annotated[str | None, typer.Option(help=_help("cpu, gpu or auto.", "accelerator"))]
+ValEvery = Annotated[
+    int | None, typer.Option(min=1, help=_help("Validate every N-th epoch only.", "val_every"))
+]
 Workers = Annotated[int | None, typer.Option(help=_help("DataLoader worker processes.", "workers"))]
 MaxClipsPerGif = Annotated[
     int | None, typer.Option(help=_help("Cap on training clips per GIF and epoch.", "max_clips_per_gif", "all"))

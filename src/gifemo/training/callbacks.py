@@ -6,6 +6,7 @@ import csv
 import io
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,33 +28,51 @@ HISTORY_COLUMNS: tuple[str, ...] = (
 )
 
 
+#: The validation columns, filled in epochs that validated (every ``val_every``-th).
+VAL_COLUMNS: tuple[str, ...] = ("val/loss", "val/clip_acc", "val/gif_acc")
+
+
 class EpochHistory(pl.Callback):
     """Keeps one row of metrics per finished epoch and rewrites ``path`` (CSV) after each.
 
-    The rows travel in the checkpoints (callback state), so after ``--resume`` the table holds
-    exactly the epochs of the checkpoint it resumed from, then the ones that follow: an epoch
-    interrupted by a kill and redone appears once. Lightning's own CSVLogger (``RUN_DIR/logs``)
-    keeps the per-step detail of every attempt.
+    A row is made at the end of its training epoch (after that epoch's validation, if it had
+    one): training loss and accuracy from the module's running metrics, the validation metrics
+    of that epoch or empty cells, and the epoch's wall time, validation included. The rows
+    travel in the checkpoints (callback state), so after ``--resume`` the table holds exactly the
+    epochs of the checkpoint it resumed from, then the ones that follow: an epoch interrupted by
+    a kill and redone appears once. Lightning's CSVLogger (``RUN_DIR/logs``) keeps the per-step
+    detail of every attempt.
     """
 
     def __init__(self, path: str | Path, *, echo: bool = False) -> None:
         self.path = Path(path)
         self.echo = echo  # also print each row: the progress of a run whose output is a log file
         self.rows: list[dict[str, float | int]] = []
+        self._started = time.perf_counter()
+        self._validated: dict[str, float] = {}
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # After a resume: drop rows of epochs the restored checkpoint had not reached.
         if trainer.is_global_zero and self.rows:
             self.write()
 
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._started = time.perf_counter()
+        self._validated = {}
+
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking:
-            return
-        metrics = trainer.callback_metrics
+        if not trainer.sanity_checking:
+            metrics = trainer.callback_metrics
+            self._validated = {key: float(metrics[key]) for key in VAL_COLUMNS if key in metrics}
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # Called before the checkpoint callbacks (Lightning runs those last): the epoch's
+        # checkpoint holds its row.
         row: dict[str, float | int] = {"epoch": trainer.current_epoch, "step": trainer.global_step}
-        for key in HISTORY_COLUMNS[2:]:
-            if key in metrics:
-                row[key] = float(metrics[key])
+        epoch_metrics = getattr(pl_module, "train_epoch_metrics", dict)()
+        row.update({key: float(value) for key, value in epoch_metrics.items()})
+        row.update(self._validated)
+        row["time/epoch_s"] = time.perf_counter() - self._started
         self.rows = [r for r in self.rows if r["epoch"] != row["epoch"]] + [row]
         if trainer.is_global_zero:
             self.write()

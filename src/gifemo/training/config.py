@@ -23,7 +23,9 @@ ACCELERATORS: tuple[str, ...] = ("cpu", "gpu", "auto")
 #: how fast it runs, not what it computes (``epochs`` extends or shortens the schedule;
 #: precision and memory format change rounding, not the model, so a run started on one machine
 #: can go on at the speed of another's).
-RESUMABLE_OVERRIDES: frozenset[str] = frozenset({"epochs", "workers", "precision", "channels_last"})
+RESUMABLE_OVERRIDES: frozenset[str] = frozenset(
+    {"epochs", "workers", "precision", "channels_last", "val_every"}
+)
 
 
 @dataclass
@@ -39,7 +41,10 @@ class TrainConfig:
     precision), and the run's saved ``config.yaml`` holds the resolved values. ``devices > 1``
     trains with DDP (gloo on CPU, NCCL on GPU). ``max_clips_per_gif`` caps the training clips
     one GIF gives per epoch (``None``: all of them, as the paper). ``val_fraction > 0`` keeps a
-    validation split apart from test for model selection (the paper validates on test).
+    validation split apart from test for model selection (the paper validates on test);
+    ``val_every`` validates every N-th epoch only (and at none in between: their
+    ``metrics.csv`` rows have empty validation cells), which saves the validation pass where
+    no per-epoch model selection is needed.
     """
 
     data: str
@@ -62,6 +67,7 @@ class TrainConfig:
     channels_last: bool | None = None
     test_fraction: float = 0.2
     val_fraction: float = 0.0
+    val_every: int = 1
     cache_dir: str | None = None
     tensorboard: bool = False
 
@@ -77,7 +83,7 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first field out of range."""
-        positive = ("epochs", "batch_size", "clip_len", "devices")
+        positive = ("epochs", "batch_size", "clip_len", "devices", "val_every")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -178,15 +178,17 @@ def build_trainer(
     from gifemo.training.module import MONITOR
 
     ckpt_dir = run_dir / CHECKPOINT_DIR
+    # Both save at the end of each training epoch (after its validation, if any), also when
+    # val_every > 1, where Lightning would otherwise defer saving to validation ends.
     best = RunCheckpoint(
         dirpath=ckpt_dir, filename=BEST_NAME, monitor=MONITOR, mode="max", save_top_k=1,
-        auto_insert_metric_name=False, enable_version_counter=False,
+        auto_insert_metric_name=False, enable_version_counter=False, save_on_train_epoch_end=True,
     )
     # A second, unmonitored callback writes last.ckpt every epoch: ModelCheckpoint(save_last=True)
     # only refreshes it in epochs where the top-k checkpoint changed.
     last = RunCheckpoint(
         dirpath=ckpt_dir, filename=LAST_NAME, monitor=None, save_top_k=1, every_n_epochs=1,
-        enable_version_counter=False,
+        enable_version_counter=False, save_on_train_epoch_end=True,
     )
     loggers: list = [CSVLogger(save_dir=run_dir, name=LOG_DIR)]
     # A progress bar written into a log file is noise: there, one line per epoch instead.
@@ -203,6 +205,7 @@ def build_trainer(
     return pl.Trainer(
         default_root_dir=run_dir,
         max_epochs=config.epochs,
+        check_val_every_n_epoch=config.val_every,
         accelerator=accelerator,
         devices=config.devices,
         strategy=strategy,
@@ -289,6 +292,9 @@ def train(
         warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
         # Lightning 2.6 calls a torch API that torch 2.14 deprecated; nothing a user can act on.
         warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+        if config.val_every > 1:
+            # best.ckpt skips the epochs that do not validate, as it should.
+            warnings.filterwarnings("ignore", message=r".*could not find the monitored key")
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
 
     if not trainer.is_global_zero:

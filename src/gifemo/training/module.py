@@ -10,7 +10,6 @@ every step, so a run resumed from a checkpoint draws exactly what the uninterrup
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -88,7 +87,6 @@ class GifEmotionModule(pl.LightningModule):
         self.train_loss = MeanMetric()
         self.train_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
         self._val_outputs: list[tuple[torch.Tensor, ...]] = []
-        self._epoch_started = time.perf_counter()
 
     @property
     def num_classes(self) -> int:
@@ -103,7 +101,17 @@ class GifEmotionModule(pl.LightningModule):
     def on_train_epoch_start(self) -> None:
         self.train_loss.reset()
         self.train_acc.reset()
-        self._epoch_started = time.perf_counter()
+
+    def train_epoch_metrics(self) -> dict[str, torch.Tensor]:
+        """This epoch's training loss and accuracy so far (over every DDP rank)."""
+        if self.train_loss.update_count == 0:
+            return {}
+        return {"train/epoch_loss": self.train_loss.compute(), "train/epoch_acc": self.train_acc.compute()}
+
+    def on_train_epoch_end(self) -> None:
+        # Before the checkpoint callbacks run (Lightning calls them after this hook), so every
+        # epoch's checkpoint metadata holds its training metrics, validated epoch or not.
+        self.log_dict(self._on_device(self.train_epoch_metrics()), sync_dist=False)
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         torch.manual_seed(step_seed(self.hparams.seed, self.global_step, self.global_rank))
@@ -150,14 +158,6 @@ class GifEmotionModule(pl.LightningModule):
         self.log_dict(self._on_device(val_metrics), prog_bar=True, sync_dist=False)
         counts = {"val/n_clips": torch.tensor(n_clips), "val/n_gifs": torch.tensor(len(gif_target))}
         self.log_dict(self._on_device(counts), sync_dist=False)
-        if not self.trainer.sanity_checking and self.train_loss.update_count > 0:
-            # Logged here, not at train-epoch end, so that the epoch-end checkpoint holds them.
-            train_metrics = {
-                "train/epoch_loss": self.train_loss.compute(),
-                "train/epoch_acc": self.train_acc.compute(),
-                "time/epoch_s": torch.tensor(time.perf_counter() - self._epoch_started),
-            }
-            self.log_dict(self._on_device(train_metrics), sync_dist=False)
 
     def _on_device(self, metrics: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return {k: v.detach().float().to(self.device) for k, v in metrics.items()}
