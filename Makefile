@@ -17,7 +17,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# The machine first (CPU kind, native bf16, what --precision auto picks): CI logs start with it.
 test: $(STAMP)
+	$(BIN)/gifemo doctor
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Synthetic data -> ResNet-ConvGRU trained on the CPU -> report, predictions (~15 min on 2 cores).

@@ -13,24 +13,9 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
-
-
-def _hardware() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return f"{cpu}, {os.cpu_count()} logical CPUs, load average {load:.2f}"
 
 
 def main() -> None:
@@ -47,8 +32,9 @@ def main() -> None:
     from gifemo.data.gifgif.comparisons import read_comparisons
     from gifemo.data.gifgif.rank import DEFAULT_EMOTIONS, gifgif_label, score_metric, select_top
     from gifemo.data.gifgif.simulate import simulate_comparisons
+    from gifemo.hardware import benchmark_header
 
-    print(f"hardware: {_hardware()}")
+    print(benchmark_header())
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "gifgif-synthetic.csv.gz"
         t0 = time.perf_counter()

@@ -24,7 +24,7 @@ import torch
 
 from gifemo.models import list_models
 from gifemo.models.stats import model_stats
-from gifemo.hardware import hardware_line
+from gifemo.hardware import benchmark_header
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_step import time_steps
@@ -95,7 +95,8 @@ def main() -> None:
     models = args.models.split(",") if args.models else list_models()
     sizes = tuple(int(s) for s in args.sizes.split(","))
 
-    print(f"torch {torch.__version__}; machine: {hardware_line()}")
+    print(f"torch {torch.__version__}")
+    print(benchmark_header())
     print(
         f"\nParameters and FLOPs per clip (T={args.clip_len}, batch 1, forward pass, 7 classes):\n"
     )

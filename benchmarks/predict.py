@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
 import statistics
 import tempfile
 import time
@@ -96,7 +95,7 @@ def main() -> None:
     from gifemo.inference.export import export_onnx
     from gifemo.inference.inputs import find_media_files
     from gifemo.training.checkpoint import load_trained_model
-    from gifemo.hardware import cpu_model
+    from gifemo.hardware import benchmark_header
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -126,11 +125,8 @@ def main() -> None:
             ort = gifemo.load(exported.path, batch_size=args.batch_size, num_threads=threads)
             rows.append(time_backend("onnxruntime fp32", ort, gifs, prepared, args.batch_size, args.latency_gifs, reference))
 
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"CPU: {cpu_model()}, {os.cpu_count()} logical CPUs, {threads} threads (torch and onnxruntime); "
-          f"load average {load:.2f} at the end")
-    if args.device != "cpu":
-        print(f"device: {torch.cuda.get_device_name(0)}")
+    print(benchmark_header(args.device))
+    print(f"{threads} threads (torch and onnxruntime)")
     print(f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}; model {trained.model_name} "
           f"at {size} px, clip {trained.preprocess.clip_len}, batch {args.batch_size}")
     print(f"{len(gifs)} GIFs from {args.gifs}: {n_frames} frames, {n_clips} clips; "

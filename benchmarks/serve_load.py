@@ -214,7 +214,7 @@ def main() -> None:
     if sum(bool(x) for x in (args.model, args.untrained, args.url)) != 1:
         parser.error("give exactly one of MODEL, --untrained or --url")
 
-    from gifemo.hardware import cpu_model
+    from gifemo.hardware import benchmark_header, cpu_model
 
     name, data = (args.gif.name, args.gif.read_bytes()) if args.gif else default_gif()
     server = None
@@ -239,9 +239,8 @@ def main() -> None:
     }
     lat = result["latency_ms"]
     model = result["model"]
-    print(
-        f"hardware: {cpu_model()}, {cores} cores (load average {os.getloadavg()[0]:.2f}, clients on the same machine)"
-    )
+    print(benchmark_header())
+    print("(the clients run on the same machine)")
     print(
         f"server: {url}, {result['server']['workers']} workers, capacity {result['server']['capacity']}; "
         f"model {model['name']} {model['size']}px ({model['backend']}, {model['precision']})"

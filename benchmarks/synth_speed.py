@@ -10,24 +10,13 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import platform
 import resource
 import tempfile
 import time
 from pathlib import Path
 
 from gifemo.data.synth import DEFAULT_DIFFICULTY, generate_dataset
-
-
-def _cpu_model() -> str:
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return platform.machine()
-    return next(
-        (x.split(":", 1)[1].strip() for x in lines if x.startswith("model name")),
-        platform.machine(),
-    )
+from gifemo.hardware import benchmark_header
 
 
 def _cpu_seconds() -> float:
@@ -69,10 +58,8 @@ def main() -> None:
         with open(summary.labels_csv, newline="") as f:
             frames = sum(int(r["frames"]) for r in csv.DictReader(f))
         megabytes = sum(p.stat().st_size for p in out.rglob("*.gif")) / 1e6
-    print(
-        f"machine: {_cpu_model()}; {os.cpu_count()} logical CPUs; "
-        f"load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}"
-    )
+    print(benchmark_header())
+    print(f"load average before {load_before[0]:.2f}")
     print(
         f"generated {summary.written} GIFs ({frames} frames, {megabytes:.1f} MB) "
         f"at {args.size} px, "

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import statistics
 import time
 
@@ -21,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from gifemo.models import create_model
-from gifemo.hardware import hardware_line
+from gifemo.hardware import benchmark_header, resolve_compute
 
 SETTINGS: tuple[tuple[str, bool, bool], ...] = (
     ("fp32", False, False),
@@ -78,11 +77,11 @@ def main() -> None:
     if device.type == "cuda":
         torch.set_float32_matmul_precision("high")
 
-    print(f"machine: {hardware_line()}")
-    if hasattr(os, "getloadavg"):
-        print(f"load average (1 min) at start: {os.getloadavg()[0]:.2f}")
+    print(benchmark_header(device))
     print(f"model {args.model}, batch {args.batch_size} clips x {args.clip_len} frames, device {device}")
     print(f"{'size':>5}  {'setting':<28} {'s/step':>8}  {'clips/s':>8}  {'vs fp32':>7}")
+    auto = resolve_compute("auto", None, device=device.type)
+    picked = (auto.precision == "bf16-mixed", auto.channels_last)
     for size in (int(s) for s in args.sizes.split(",")):
         baseline = None
         for name, bf16, channels_last in SETTINGS:
@@ -93,7 +92,7 @@ def main() -> None:
             baseline = baseline or seconds
             print(
                 f"{size:>5}  {name:<28} {seconds:>8.3f}  {args.batch_size / seconds:>8.1f}  "
-                f"{baseline / seconds:>6.2f}x",
+                f"{baseline / seconds:>6.2f}x" + ("  <- auto" if (bf16, channels_last) == picked else ""),
                 flush=True,
             )
 

@@ -264,3 +264,14 @@ def hardware_line(info: dict[str, Any] | None = None) -> str:
     if gpus:
         return f"{len(gpus)}x {gpus[0]}; CPU {cpu}"
     return cpu
+
+
+def benchmark_header(device: Any = "cpu") -> str:
+    """What every benchmark prints first: the machine (CPU kind, native bf16, GPUs), what
+    ``auto`` picks on ``device``, and the load average (the cores may be shared)."""
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    choice = resolve_compute(AUTO, None, device=device)
+    return (
+        f"machine: {hardware_line()}; load average {load:.2f}\n"
+        f"auto on {choice.device}: {choice.describe()}"
+    )
