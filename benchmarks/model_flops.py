@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from gifemo.models import list_models
-from gifemo.models.stats import model_stats
+from gifemo.models.complexity import model_stats
 from gifemo.hardware import benchmark_header
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -24,7 +24,7 @@ from gifemo.models import (
     register_model,
 )
 from gifemo.models import weights as weights_module
-from gifemo.models.stats import clip_flops, meta_model
+from gifemo.models.complexity import clip_flops, meta_model
 
 MODELS = list_models()
 # 224 px costs up to ~160 GFLOPs a clip: only models under this budget run it here.

@@ -27,7 +27,7 @@ from gifemo.cli import app
 from gifemo.training.callbacks import read_history
 from gifemo.training.checkpoint import load_trained_model, read_checkpoint
 from gifemo.training.config import TrainConfig
-from gifemo.training.data import ShardedEpochSampler
+from gifemo.training.sharding import ShardedEpochSampler
 from gifemo.training.fit import train
 
 
@@ -97,7 +97,7 @@ def test_sharded_sampler_splits_each_epoch_into_equal_disjoint_shares():
 
 
 def test_channels_last_and_bf16_training_step_on_cpu():
-    from gifemo.training.module import GifEmotionModule
+    from gifemo.training.lightning_module import GifEmotionModule
 
     module = GifEmotionModule(
         model_name="resnet_convgru", model_kwargs=SMALL_CONVGRU, labels=["a", "b", "c"],

@@ -92,7 +92,7 @@ def stats(
     labels: str | None = typer.Option(None, "--labels", help=_LABELS_HELP, show_default=False),
 ) -> None:
     """GIFs per class, frames per GIF (min/median/mean/max) and the frame-count histogram."""
-    from gifemo.data.stats import compute_stats, plot_frame_histogram
+    from gifemo.data.frame_counts import compute_stats, plot_frame_histogram
 
     dataset = _load(data, labels)
     result = compute_stats(dataset)

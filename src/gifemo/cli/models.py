@@ -22,7 +22,7 @@ def list_command(
 ) -> None:
     """Name, parameter count, backbone weights and source paper of every registered model."""
     from gifemo.models import list_models, model_info
-    from gifemo.models.stats import count_parameters, meta_model
+    from gifemo.models.complexity import count_parameters, meta_model
 
     rows = []
     for name in list_models(pattern):
@@ -61,7 +61,7 @@ def info_command(
     ),
 ) -> None:
     """Metadata, parameters per part and GFLOPs per clip of one model."""
-    from gifemo.models.stats import model_stats
+    from gifemo.models.complexity import model_stats
 
     try:
         stats = model_stats(name, clip_len=clip_len, sizes=tuple(size))

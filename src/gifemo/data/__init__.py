@@ -17,7 +17,7 @@ from gifemo.data.cache import CachedGif, FrameCache, build_cache, default_cache_
 from gifemo.data.clips import count_clips, gif_seed, make_clips, sample_clips
 from gifemo.data.sources import DatasetProblems, GifDataset, GifRecord, load_dataset
 from gifemo.data.split import Split, load_split, make_split
-from gifemo.data.stats import DatasetStats, compute_stats, plot_frame_histogram
+from gifemo.data.frame_counts import DatasetStats, compute_stats, plot_frame_histogram
 
 _LAZY = {
     "ClipDataset": "gifemo.data.dataset",

@@ -18,7 +18,7 @@ from gifemo.inference.fetch import (
 from gifemo.inference.inputs import NamedBytes, expand_inputs
 from gifemo.inference.prediction import (
     ClipPrediction,
-    ModelInfo,
+    PredictorInfo,
     Prediction,
     PredictionFailure,
     PredictionResult,
@@ -31,7 +31,7 @@ __all__ = [
     "FetchError",
     "FetchTimeoutError",
     "FetchTooLargeError",
-    "ModelInfo",
+    "PredictorInfo",
     "NamedBytes",
     "Prediction",
     "PredictionFailure",

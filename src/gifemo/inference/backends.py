@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from gifemo.hardware import autocast_dtype, resolve_compute
-from gifemo.inference.prediction import ModelInfo
+from gifemo.inference.prediction import PredictorInfo
 from gifemo.preprocess import PreprocessConfig
 
 #: Keys of the ONNX ``metadata_props`` written at export and read back here.
@@ -32,7 +32,7 @@ META_FORMAT = 1
 class Backend(Protocol):
     labels: tuple[str, ...]
     preprocess: PreprocessConfig
-    info: ModelInfo
+    info: PredictorInfo
     #: Seed of the clip padding (the training run's seed), so clips match its evaluation.
     clip_seed: int
 
@@ -67,7 +67,7 @@ class TorchBackend:
     ):
         import torch
 
-        from gifemo.inference.module import FramesToProbabilities
+        from gifemo.inference.frames_model import FramesToProbabilities
 
         self.device = torch.device(device)
         self.compute = resolve_compute(precision, channels_last, device=self.device.type)
@@ -81,7 +81,7 @@ class TorchBackend:
             convert = getattr(model, "to_channels_last", None)
             model = convert() if convert is not None else model.to(memory_format=torch.channels_last)
         self.module = FramesToProbabilities(model, self.preprocess).to(self.device).eval()
-        self.info = ModelInfo(
+        self.info = PredictorInfo(
             name=trained.model_name,
             backend="torch",
             path=str(trained.checkpoint_path),
@@ -134,7 +134,7 @@ class OnnxBackend:
         self.clip_seed = meta["clip_seed"]
         self.precision = "32"
         self._input = self.session.get_inputs()[0].name
-        self.info = ModelInfo(
+        self.info = PredictorInfo(
             name=meta["model_name"],
             backend="onnxruntime",
             path=str(self.path),

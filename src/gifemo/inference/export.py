@@ -1,6 +1,6 @@
 """Export a trained model to ONNX: one file that ``gifemo predict`` (or any ONNX runtime) can run.
 
-The exported graph is :class:`~gifemo.inference.module.FramesToProbabilities`: input ``frames``
+The exported graph is :class:`~gifemo.inference.frames_model.FramesToProbabilities`: input ``frames``
 ``(B, T, S, S, 3) uint8 RGB`` with a dynamic batch axis ``B``, outputs ``probabilities`` and
 ``logits`` ``(B, C) float32``. Normalisation and softmax are inside the graph. The labels, the
 preprocessing (size, clip length, mean, std), the model name, the clip-padding seed, the opset
@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from gifemo.inference.backends import onnx_metadata, training_seed
-from gifemo.inference.module import INPUT_NAME, OUTPUT_NAMES
+from gifemo.inference.frames_model import INPUT_NAME, OUTPUT_NAMES
 
 #: Largest |torch - onnxruntime| probability difference accepted by the post-export check.
 DEFAULT_ATOL = 1e-4
@@ -72,7 +72,7 @@ def export_onnx(
     The files are written in a temporary folder beside ``dest`` and moved into place at the end:
     a failed export leaves any previous one untouched.
     """
-    from gifemo.inference.module import FramesToProbabilities
+    from gifemo.inference.frames_model import FramesToProbabilities
 
     if isinstance(model, (str, os.PathLike)):
         from gifemo.training.checkpoint import load_trained_model

@@ -24,7 +24,7 @@ class _JsonMixin:
 
 
 @dataclass(frozen=True)
-class ModelInfo:
+class PredictorInfo:
     """Which model made a prediction, and how it ran."""
 
     name: str  #: registered model name (``resnet_convgru``, ...)
@@ -89,7 +89,7 @@ class Prediction(_JsonMixin):
     n_frames: int
     duration_s: float
     clips: tuple[ClipPrediction, ...]
-    model: ModelInfo
+    model: PredictorInfo
     truncated: bool = False  #: the file was damaged and only its first frames were used
     ok: bool = field(default=True, init=False)
 
@@ -137,7 +137,7 @@ class Prediction(_JsonMixin):
                 )
                 for c in d["clips"]
             ),
-            model=ModelInfo(**d["model"]),
+            model=PredictorInfo(**d["model"]),
             truncated=bool(d.get("truncated", False)),
         )
 

@@ -116,12 +116,6 @@ def _as_durations(durations_ms, n: int) -> list[int]:
     return [round_delay_cs(float(d)) for d in durations]
 
 
-def _palette_image(palette: np.ndarray) -> Image.Image:
-    img = Image.new("P", (1, 1))
-    img.putpalette(palette.astype(np.uint8).tobytes())
-    return img
-
-
 def _pil_palette(img: Image.Image) -> np.ndarray:
     """``(256, 3) uint8``: a "P" image's palette, zero-padded."""
     palette = np.zeros((256, 3), np.uint8)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from gifemo.models.base import ClassifierHead, ClipClassifier, check_clip
 from gifemo.models.convgru import ConvGRU, ConvGRUCell, ConvGRUConfig
-from gifemo.models.registry import ModelInfo, create_model, list_models, model_info, register_model
+from gifemo.models.registry import ModelCard, create_model, list_models, model_info, register_model
 from gifemo.models.weights import WeightsError, WeightsLoadReport, load_pretrained
 
 # Importing the model modules registers them.
@@ -23,7 +23,7 @@ __all__ = [
     "ConvGRU",
     "ConvGRUCell",
     "ConvGRUConfig",
-    "ModelInfo",
+    "ModelCard",
     "WeightsError",
     "WeightsLoadReport",
     "check_clip",

@@ -22,7 +22,7 @@ Builder = Callable[..., ClipClassifier]
 
 
 @dataclass(frozen=True)
-class ModelInfo:
+class ModelCard:
     """A registered model's metadata (what ``model.default_cfg`` holds, as a dict)."""
 
     name: str
@@ -61,7 +61,7 @@ class ModelInfo:
         }
 
 
-_REGISTRY: dict[str, tuple[Builder, ModelInfo]] = {}
+_REGISTRY: dict[str, tuple[Builder, ModelCard]] = {}
 
 
 def register_model(
@@ -73,7 +73,7 @@ def register_model(
         model_name = name or builder.__name__
         if model_name in _REGISTRY:
             raise ValueError(f"a model named {model_name!r} is already registered")
-        meta = ModelInfo(
+        meta = ModelCard(
             name=model_name,
             paper=paper,
             reference=reference,
@@ -111,7 +111,7 @@ def _ensure_builtin_models() -> None:
     import gifemo.models  # noqa: F401  (importing the package registers the built-in models)
 
 
-def _lookup(name: str) -> tuple[Builder, ModelInfo]:
+def _lookup(name: str) -> tuple[Builder, ModelCard]:
     _ensure_builtin_models()
     if name not in _REGISTRY:
         close = difflib.get_close_matches(name, list(_REGISTRY), n=1)
@@ -129,7 +129,7 @@ def list_models(pattern: str | None = None) -> list[str]:
     return [n for n in names if fnmatch.fnmatch(n, pattern)] if pattern else names
 
 
-def model_info(name: str) -> ModelInfo:
+def model_info(name: str) -> ModelCard:
     """Metadata of a registered model, without building it."""
     return _lookup(name)[1]
 

@@ -20,7 +20,7 @@ _EXPORTS = {
     "TrainedModel": "gifemo.training.checkpoint",
     "ModelSpec": "gifemo.training.checkpoint",
     "CheckpointError": "gifemo.training.checkpoint",
-    "GifEmotionModule": "gifemo.training.module",
+    "GifEmotionModule": "gifemo.training.lightning_module",
 }
 
 __all__ = sorted(_EXPORTS)

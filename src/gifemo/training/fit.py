@@ -137,7 +137,7 @@ def training_summary(run_dir: Path, config: TrainConfig, metadata: dict[str, Any
 
 def build_datamodule(config: TrainConfig, run_dir: Path, *, resume: bool, rank: int, progress: bool):
     """The data pipeline of a run, set up; a resumed run reuses its saved split and label order."""
-    from gifemo.training.data import TrainingDataModule
+    from gifemo.training.sharding import TrainingDataModule
 
     saved_split = run_dir / SPLIT_FILE
     reuse = resume and saved_split.is_file()
@@ -175,7 +175,7 @@ def build_trainer(
 
     from gifemo.training.callbacks import EpochHistory, RunCheckpoint
     from gifemo.training.checkpoint_io import AtomicCheckpointIO
-    from gifemo.training.module import MONITOR
+    from gifemo.training.lightning_module import MONITOR
 
     ckpt_dir = run_dir / CHECKPOINT_DIR
     # Both save at the end of each training epoch (after its validation, if any), also when
@@ -240,7 +240,7 @@ def train(
     import lightning.pytorch as pl
     import torch
 
-    from gifemo.training.module import GifEmotionModule
+    from gifemo.training.lightning_module import GifEmotionModule
 
     run_dir = Path(run_dir).expanduser().resolve()
     config, accelerator, choice = resolve_config(config)
