@@ -21,7 +21,7 @@ from gifemo.training.checkpoint import (
 )
 from gifemo.training.checkpoint_io import AtomicCheckpointIO
 from gifemo.training.config import TrainConfig
-from gifemo.training.fit import read_labels
+from gifemo.training.run_dir import read_labels
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,8 @@ class _PoisonCheckpoints(pl.Callback):
 
 def test_failed_checkpoint_during_training_leaves_last_good_checkpoint(run, tmp_path):
     from gifemo.training.config import TrainConfig
-    from gifemo.training.fit import CONFIG_FILE, train
+    from gifemo.training.fit import train
+    from gifemo.training.run_dir import CONFIG_FILE
 
     run_dir, _ = run
     copy = tmp_path / "run"

@@ -139,7 +139,7 @@ def test_datamodule_builds_cache_split_and_loaders(tmp_path):
         batch_size=4,
         workers=0,
         cache_dir=tmp_path / "cache",
-        run_dir=tmp_path / "run",
+        save_split=tmp_path / "run" / "split.csv",
         max_clips_per_gif=1,
         progress=False,
     )

@@ -141,7 +141,7 @@ def test_a_run_stores_the_resolved_choice_in_its_config_checkpoint_and_report(tm
     assert "precision 32 (auto: CPU AVX2" in (run_dir / "report.md").read_text()
 
     # Resuming elsewhere with --precision auto re-decides for that machine (precision may change).
-    from gifemo.training.fit import load_run_config
+    from gifemo.training.run_dir import load_run_config
 
     assert load_run_config(run_dir, {"precision": "auto", "epochs": 2}).precision == "auto"
     with pytest.raises(ValueError, match="--size: saved 32, given 48"):

@@ -24,7 +24,7 @@ from training_helpers import (
 from typer.testing import CliRunner
 
 from gifemo.cli import app
-from gifemo.training.callbacks import read_history
+from gifemo.training.run_dir import read_history
 from gifemo.training.checkpoint import load_trained_model, read_checkpoint
 from gifemo.training.config import TrainConfig
 from gifemo.training.sharding import ShardedEpochSampler

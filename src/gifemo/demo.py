@@ -28,6 +28,7 @@ from typing import Any
 from gifemo.atomic import atomic_write_text
 from gifemo.evaluation.report import format_duration
 from gifemo.labels import PAPER_EMOTIONS
+from gifemo.training.run_dir import RunDir, read_report
 
 #: The animated Noto emoji next to a source checkout (``../shared/data/noto-emoji-7``).
 DEFAULT_OOD_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "noto-emoji-7"
@@ -62,6 +63,16 @@ class DemoConfig:
     def out_dir(self) -> Path:
         return Path(self.out).expanduser().resolve()
 
+    @property
+    def data_dir(self) -> Path:
+        """The synthetic dataset: ``OUT/data``."""
+        return self.out_dir / "data"
+
+    @property
+    def run(self) -> RunDir:
+        """The training run: ``OUT/run``."""
+        return RunDir(self.out_dir / "run")
+
     def synth_settings(self) -> dict[str, Any]:
         from gifemo.data.synth import DEFAULT_DIFFICULTY
 
@@ -72,7 +83,7 @@ class DemoConfig:
         from gifemo.training.config import TrainConfig
 
         return TrainConfig(
-            data=str(self.out_dir / "data"),
+            data=str(self.data_dir),
             model=self.model,
             model_kwargs=dict(self.model_kwargs),
             epochs=self.epochs,
@@ -138,15 +149,15 @@ def _dataset(config: DemoConfig, console, result: DemoResult) -> None:
 
     from gifemo.data.synth import LABELS_CSV, generate_dataset
 
-    data = config.out_dir / "data"
+    data = config.data_dir
     state, wanted = data / SYNTH_STATE, config.synth_settings()
     result.outputs["dataset"] = data
     if (data / LABELS_CSV).is_file() and state.is_file() and json.loads(state.read_text()) == wanted:
         console.print(f"reusing {data} ({7 * config.per_class} GIFs, made earlier with the same settings)")
         return
-    if (config.out_dir / "run" / "config.yaml").is_file():
+    if config.run.is_run:
         raise ValueError(
-            f"{config.out_dir / 'run'} was trained on a dataset made with other settings than {wanted}; "
+            f"{config.run.path} was trained on a dataset made with other settings than {wanted}; "
             "delete it (or use another --out) to train on the new one"
         )
     console.print(
@@ -170,7 +181,7 @@ def _describe(config: DemoConfig, console, result: DemoResult) -> None:
     from gifemo.data.synth import render_contact_sheet
 
     out = config.out_dir
-    stats = compute_stats(load_dataset(out / "data"))
+    stats = compute_stats(load_dataset(config.data_dir))
     summary = stats.summary()
     console.print(
         f"{summary.n_gifs} GIFs, {', '.join(f'{label} {len(stats.frames[label])}' for label in stats.labels)}; "
@@ -189,7 +200,7 @@ def _train(config: DemoConfig, console, result: DemoResult, train_fn) -> None:
     if train_fn is None:
         from gifemo.training.fit import train as train_fn
 
-    run_dir = config.out_dir / "run"
+    run_dir = config.run.path
     train_config = config.train_config()
     status, action = run_action(run_dir, train_config)
     if action == "skip":
@@ -205,12 +216,12 @@ def _train(config: DemoConfig, console, result: DemoResult, train_fn) -> None:
             f"and epoch -> {run_dir}"
         )
         train_fn(train_config, run_dir, resume=action != "train", progress=config.progress)
-    metrics = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))["metrics"]
+    metrics = read_report(run_dir)["metrics"]
     result.accuracy = metrics["accuracy"]["value"]
     console.print(f"test {_accuracy_line(metrics)}, macro F1 {metrics['macro']['f1']:.3f}")
     result.outputs["run (checkpoints, config, metrics.csv)"] = run_dir
-    result.outputs["test report"] = run_dir / "report.md"
-    result.outputs["confusion matrix"] = run_dir / "confusion_matrix.png"
+    result.outputs["test report"] = config.run.report_md
+    result.outputs["confusion matrix"] = config.run.confusion_png
 
 
 def _accuracy_line(metrics: dict[str, Any]) -> str:
@@ -224,8 +235,8 @@ def _accuracy_line(metrics: dict[str, Any]) -> str:
 
 def _test_gifs(config: DemoConfig) -> list[tuple[Path, str]]:
     """The first ``n_predict`` test GIFs, taking the classes in turn."""
-    run_dir, data = config.out_dir / "run", config.out_dir / "data"
-    with open(run_dir / "split.csv", newline="", encoding="utf-8") as handle:
+    data = config.data_dir
+    with open(config.run.split_file, newline="", encoding="utf-8") as handle:
         rows = [row for row in csv.DictReader(handle) if row["split"] == "test"]
     by_label = {label: [r for r in rows if r["label"] == label] for label in PAPER_EMOTIONS}
     picked: list[tuple[Path, str]] = []
@@ -246,7 +257,7 @@ def _predict(config: DemoConfig, console, result: DemoResult) -> None:
 
     out = config.out_dir / "predictions"
     gifs = _test_gifs(config)
-    predictor = load(config.out_dir / "run", precision=config.precision)
+    predictor = load(config.run.path, precision=config.precision)
     table = Table(title=f"Emotion intensities of {len(gifs)} test GIFs (mean of each GIF's clips)",
                   box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("GIF")
@@ -274,7 +285,7 @@ def _predict(config: DemoConfig, console, result: DemoResult) -> None:
     path = out / "predictions.json"
     atomic_write_text(path, json.dumps(records, indent=2) + "\n")
     result.outputs["predictions (JSON)"] = path
-    console.print(f"same as: gifemo predict {config.out_dir / 'run'} {gifs[0][0]} --timeline t.png")
+    console.print(f"same as: gifemo predict {config.run.path} {gifs[0][0]} --timeline t.png")
 
 
 def _out_of_domain(config: DemoConfig, console, result: DemoResult) -> None:
@@ -285,14 +296,14 @@ def _out_of_domain(config: DemoConfig, console, result: DemoResult) -> None:
         console.print(f"skipped: {data} not found (pass --ood-data DIR with <label>/*.gif to run it)")
         return
     out = config.out_dir / f"ood-{data.name}"
-    report = evaluate_run(config.out_dir / "run", data=data, out=out, progress=config.progress)
+    report = evaluate_run(config.run.path, data=data, out=out, progress=config.progress)
     metrics = report["metrics"]
     result.ood_accuracy = metrics["accuracy"]["value"]
     console.print(
         f"{data.name}: {_accuracy_line(metrics)}. The model saw only synthetic faces: "
         "this measures the domain gap, not the model."
     )
-    result.outputs["out-of-domain report"] = out / "report.md"
+    result.outputs["out-of-domain report"] = RunDir(out).report_md
 
 
 def _summary(config: DemoConfig, console, result: DemoResult) -> None:

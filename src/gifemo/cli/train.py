@@ -99,7 +99,7 @@ def train_command(
                 raise ValueError(f"--out {out} and --resume {resume} name different runs; give --resume only")
             if data is not None:
                 given["data"] = str(data)
-            from gifemo.training.fit import load_run_config
+            from gifemo.training.run_dir import load_run_config
 
             config, run_dir = load_run_config(resume, given), resume
         else:
@@ -112,10 +112,12 @@ def train_command(
     except (ValueError, FileNotFoundError, FileExistsError) as error:
         opt.fail(error)
     if result is not None and result.report is not None:
+        from gifemo.training.run_dir import RunDir
+
         acc = result.report["metrics"]["accuracy"]
         typer.echo(
             f"{result.run_dir}: GIF accuracy {acc['value']:.4f} "
-            f"(95% CI {acc['ci_low']:.4f}-{acc['ci_high']:.4f}); report in {result.run_dir / 'report.md'}"
+            f"(95% CI {acc['ci_low']:.4f}-{acc['ci_high']:.4f}); report in {RunDir(result.run_dir).report_md}"
         )
 
 

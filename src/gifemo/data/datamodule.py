@@ -42,7 +42,7 @@ class GifDataModule(pl.LightningDataModule):
         augment: random resized crop + horizontal flip on training clips.
         cache_dir: frame cache root (default ``$GIFEMO_CACHE`` or ``~/.cache/gifemo``).
         split_csv: reuse this saved split instead of making one (reproduce a run).
-        run_dir: if given, the split used is saved to ``run_dir/split.csv``.
+        save_split: if given, the split used is saved to this CSV file (a run's ``split.csv``).
         labels: the label set (default: inferred, see
             :func:`~gifemo.data.sources.default_label_set`).
         progress: show a progress bar while building the cache.
@@ -65,7 +65,7 @@ class GifDataModule(pl.LightningDataModule):
         augment: bool = False,
         cache_dir: str | Path | None = None,
         split_csv: str | Path | None = None,
-        run_dir: str | Path | None = None,
+        save_split: str | Path | None = None,
         labels: list[str] | tuple[str, ...] | None = None,
         progress: bool = True,
     ) -> None:
@@ -82,7 +82,7 @@ class GifDataModule(pl.LightningDataModule):
         self.augment = augment
         self.cache_dir = cache_dir
         self.split_csv = Path(split_csv) if split_csv is not None else None
-        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.save_split = Path(save_split) if save_split is not None else None
         self._labels_arg = tuple(labels) if labels is not None else None
         self.progress = progress
         self.dataset: GifDataset | None = None
@@ -132,8 +132,8 @@ class GifDataModule(pl.LightningDataModule):
                 val_fraction=self.val_fraction,
                 seed=self.seed,
             )
-        if self.run_dir is not None:
-            self.split.save(self.run_dir / "split.csv")
+        if self.save_split is not None:
+            self.split.save(self.save_split)
         sides, uncovered = self.split.indices(self.dataset)
         if uncovered:
             log.warning(

@@ -24,7 +24,6 @@ from gifemo.hardware import autocast_dtype, resolve_compute
 log = logging.getLogger(__name__)
 
 SPLITS: tuple[str, ...] = ("test", "val", "train", "all")
-EVAL_DIR = "evaluations"
 
 
 @torch.inference_mode()
@@ -138,12 +137,12 @@ def evaluate_run(
     from gifemo.hardware import hardware_line
     from gifemo.training.checkpoint import load_trained_model
     from gifemo.training.config import TrainConfig
-    from gifemo.training.fit import CONFIG_FILE, SPLIT_FILE, training_summary
+    from gifemo.training.run_dir import CONFIG_FILE, SPLIT_FILE, RunDir, training_summary
 
     started = time.perf_counter()
     run = Path(run)
-    run_dir = run if run.is_dir() else None
-    config = TrainConfig.load(run / CONFIG_FILE) if run_dir and (run / CONFIG_FILE).is_file() else None
+    run_dir = RunDir(run) if run.is_dir() else None
+    config = TrainConfig.load(run_dir.config_file) if run_dir and run_dir.is_run else None
     if data is None:
         if config is None:
             raise ValueError(f"{run}: no {CONFIG_FILE} to take the dataset from; pass data=")
@@ -163,7 +162,7 @@ def evaluate_run(
     ids = list(range(len(dataset)))
     split_sizes: dict[str, int] = {}
     if split != "all":
-        split_file = run / SPLIT_FILE if run_dir else None
+        split_file = run_dir.split_file if run_dir else None
         if split_file is None or not split_file.is_file():
             raise ValueError(f"{run}: no {SPLIT_FILE}; evaluate split='all' or on a run directory")
         sides, _ = load_split(split_file).indices(dataset)
@@ -195,7 +194,7 @@ def evaluate_run(
     if out is None:
         if run_dir is None:
             raise ValueError("evaluating a checkpoint file needs out=")
-        out = run_dir if (in_domain and split == "test") else run_dir / EVAL_DIR / f"{data.stem}-{split}"
+        out = run_dir.path if (in_domain and split == "test") else run_dir.evaluation_dir(f"{data.stem}-{split}")
     meta = trained.metadata
     context: dict[str, Any] = {
         "model": trained.model_name,
@@ -216,7 +215,7 @@ def evaluate_run(
         "channels_last": choice.channels_last,
         "device": device,
         "hardware": hardware_line(),
-        "training": training_summary(run_dir, config, meta) if run_dir and config else {},
+        "training": training_summary(run_dir.path, config, meta) if run_dir and config else {},
     }
     context["wall_time_s"] = time.perf_counter() - started
     return write_report(out, predictions, context, n_resamples=n_resamples, seed=seed)

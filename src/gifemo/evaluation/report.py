@@ -15,11 +15,7 @@ from typing import Any
 from gifemo.atomic import atomic_write_text
 from gifemo.evaluation.metrics import GifPredictions, compute_metrics
 from gifemo.evaluation.plots import plot_confusion_matrix
-
-PREDICTIONS_CSV = "predictions.csv"
-REPORT_JSON = "report.json"
-REPORT_MD = "report.md"
-CONFUSION_PNG = "confusion_matrix.png"
+from gifemo.training.run_dir import CONFUSION_PNG, PREDICTIONS_CSV, REPORT_JSON, REPORT_MD
 
 
 def write_report(

@@ -36,6 +36,7 @@ from gifemo.experiments.paper import (
     PAPER_MODELS,
     TABLE3_MODELS,
 )
+from gifemo.training.run_dir import CONFIG_FILE, RunDir, read_report, run_history
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +45,14 @@ EXPERIMENTS: tuple[str, ...] = ("table2", "table3", "table4", "ablation", "fig5"
 
 RUNS_DIR = "runs"
 ERRORS_DIR = "errors"
-#: Out-of-domain report of a run, relative to its run dir.
-OOD_PREFIX = "evaluations/ood-{name}"
 PLAN_FILE = "reproduce.yaml"
-REPORT_FILE = "report.json"
-CONFIG_FILE = "config.yaml"
+#: Prefix of the out-of-domain report's name among a run's evaluations (``ood-<data name>``).
+OOD_PREFIX = "ood-"
+
+
+def ood_report_dir(run_dir: str | Path, ood_name: str) -> Path:
+    """Where the out-of-domain report of a run on the dataset named ``ood_name`` goes."""
+    return RunDir(run_dir).evaluation_dir(f"{OOD_PREFIX}{ood_name}")
 
 #: TrainConfig fields that a plan sets per run; every other field is a shared training setting.
 PER_RUN_FIELDS: frozenset[str] = frozenset({"data", "model", "model_kwargs", "clip_len", "seed"})
@@ -140,7 +144,7 @@ class ReproduceConfig:
         """Where the out-of-domain report of ``run`` goes (None without ``ood_data``)."""
         if self.ood_data is None:
             return None
-        return self.run_dir(run) / OOD_PREFIX.format(name=Path(self.ood_data).name)
+        return ood_report_dir(self.run_dir(run), Path(self.ood_data).name)
 
     def train_config(self, run: PlannedRun):
         """The :class:`TrainConfig` of one run of the plan."""
@@ -231,30 +235,23 @@ def run_action(run_dir: str | Path, wanted) -> tuple[str, str]:
     settings that differ from ``wanted`` (other than ``epochs`` and ``workers``), or a finished
     run with more epochs than ``wanted``.
     """
-    from gifemo.training.fit import load_run_config
+    from gifemo.training.run_dir import load_run_config
 
     run_dir = Path(run_dir)
-    if not (run_dir / CONFIG_FILE).is_file():
+    if not RunDir(run_dir).is_run:
         if run_dir.exists() and any(run_dir.iterdir()):
             raise ValueError(f"{run_dir}: not a gifemo run (no {CONFIG_FILE}); move it away")
         return "new", "train"
     load_run_config(run_dir, wanted.to_dict())  # raises on a conflicting setting
-    if not (run_dir / REPORT_FILE).is_file():
+    if not RunDir(run_dir).is_evaluated:
         return "partial", "resume"
-    done_epochs = _epochs_done(run_dir)
+    done_epochs = len(run_history(run_dir))
     if done_epochs > wanted.epochs:
         raise ValueError(
             f"{run_dir}: finished with {done_epochs} epochs, {wanted.epochs} asked; "
             "use another output directory to train shorter runs"
         )
     return ("done", "extend") if done_epochs < wanted.epochs else ("done", "skip")
-
-
-def _epochs_done(run_dir: Path) -> int:
-    from gifemo.training.callbacks import read_history
-
-    history = run_dir / "metrics.csv"
-    return len(read_history(history)) if history.is_file() else 0
 
 
 # -- running the plan -----------------------------------------------------------------------
@@ -350,10 +347,10 @@ def _evaluate_out_of_domain(
     from gifemo.evaluation.evaluate import evaluate_run
 
     for run in runs:
-        report, out = config.run_dir(run) / REPORT_FILE, config.ood_dir(run)
+        report, out = RunDir(config.run_dir(run)).report_json, config.ood_dir(run)
         if run.clip_len != PAPER_CLIP_LEN or not report.is_file():
             continue
-        done = out / REPORT_FILE
+        done = RunDir(out).report_json
         if done.is_file() and done.stat().st_mtime_ns >= report.stat().st_mtime_ns:
             continue
         try:
@@ -383,10 +380,8 @@ def _action_text(action: str) -> str:
 
 
 def _accuracy_text(run_dir: Path) -> str:
-    import json
-
     try:
-        report = json.loads((run_dir / REPORT_FILE).read_text(encoding="utf-8"))
+        report = read_report(run_dir)
         return f"test GIF accuracy {report['metrics']['accuracy']['value']:.4f}"
     except (OSError, ValueError, KeyError):
         return "no report"

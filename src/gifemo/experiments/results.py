@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import math
 import statistics
 from collections import defaultdict
@@ -26,7 +25,8 @@ import yaml
 from gifemo.atomic import atomic_write_bytes, atomic_write_text
 from gifemo.evaluation.report import _table, format_duration
 from gifemo.experiments import paper
-from gifemo.experiments.reproduce import CONFIG_FILE, EXPERIMENTS, OOD_PREFIX, REPORT_FILE, RUNS_DIR
+from gifemo.experiments.reproduce import EXPERIMENTS, RUNS_DIR, ood_report_dir
+from gifemo.training.run_dir import RunDir, read_report, run_history
 
 RESULTS_MD = "results.md"
 CONFIDENCE = 0.95
@@ -100,26 +100,24 @@ def collect_runs(results_dir: str | Path, *, ood_name: str | None = None) -> tup
     With ``ood_name`` (the out-of-domain dataset's folder name), each run's report on it is
     loaded too, when there is one.
     """
-    from gifemo.training.callbacks import read_history
-
     runs, unfinished = [], []
     root = Path(results_dir) / RUNS_DIR
     for run_dir in sorted(p for p in root.glob("*") if p.is_dir()):
-        report_path, config_path = run_dir / REPORT_FILE, run_dir / CONFIG_FILE
-        if not (report_path.is_file() and config_path.is_file()):
+        run = RunDir(run_dir)
+        if not (run.is_evaluated and run.is_run):
             unfinished.append(run_dir.name)
             continue
-        history_path, split_path = run_dir / "metrics.csv", run_dir / "split.csv"
-        ood_path = run_dir / OOD_PREFIX.format(name=ood_name) / REPORT_FILE if ood_name else None
+        split_path = run.split_file
+        ood_dir = ood_report_dir(run_dir, ood_name) if ood_name else None
         runs.append(
             RunResult(
                 name=run_dir.name,
                 run_dir=run_dir,
-                config=yaml.safe_load(config_path.read_text(encoding="utf-8")),
-                report=json.loads(report_path.read_text(encoding="utf-8")),
-                history=read_history(history_path) if history_path.is_file() else [],
+                config=yaml.safe_load(run.config_file.read_text(encoding="utf-8")),
+                report=read_report(run_dir),
+                history=run_history(run_dir),
                 split_sha256=hashlib.sha256(split_path.read_bytes()).hexdigest() if split_path.is_file() else None,
-                ood_report=json.loads(ood_path.read_text(encoding="utf-8")) if ood_path and ood_path.is_file() else None,
+                ood_report=read_report(ood_dir) if ood_dir and RunDir(ood_dir).is_evaluated else None,
             )
         )
     return runs, unfinished

@@ -35,6 +35,8 @@ VAL_COLUMNS: tuple[str, ...] = ("val/loss", "val/clip_acc", "val/gif_acc")
 class EpochHistory(pl.Callback):
     """Keeps one row of metrics per finished epoch and rewrites ``path`` (CSV) after each.
 
+    :func:`gifemo.training.run_dir.read_history` reads the file back.
+
     A row is made at the end of its training epoch (after that epoch's validation, if it had
     one): training loss and accuracy from the module's running metrics, the validation metrics
     of that epoch or empty cells, and the epoch's wall time, validation included. The rows
@@ -105,12 +107,6 @@ class EpochHistory(pl.Callback):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.rows = [dict(r) for r in state_dict.get("rows", [])]
-
-
-def read_history(path: str | Path) -> list[dict[str, float]]:
-    """The rows of a ``metrics.csv`` written by :class:`EpochHistory` (empty cells dropped)."""
-    with open(path, newline="", encoding="utf-8") as handle:
-        return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(handle)]
 
 
 class RunCheckpoint(ModelCheckpoint):

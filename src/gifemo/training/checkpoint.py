@@ -35,16 +35,12 @@ from torch import nn
 
 from gifemo.labels import validate_label_set
 from gifemo.preprocess import PreprocessConfig
+from gifemo.training.run_dir import BEST_NAME, CHECKPOINT_DIR, CHECKPOINT_SUFFIX, LAST_NAME, RunDir
 
 #: The checkpoint key holding the model's rebuild recipe and run metadata.
 CHECKPOINT_KEY = "gifemo"
 #: Version of the layout under :data:`CHECKPOINT_KEY`; bump on incompatible changes.
 CHECKPOINT_FORMAT = 1
-#: Where a run dir keeps its checkpoints, and their names.
-CHECKPOINT_DIR = "checkpoints"
-BEST_NAME = "best"
-LAST_NAME = "last"
-CHECKPOINT_SUFFIX = ".ckpt"
 #: Prefix of the model's weights in the Lightning ``state_dict`` (the module's attribute name).
 MODEL_PREFIX = "model."
 
@@ -120,12 +116,6 @@ def checkpoint_payload(spec: ModelSpec, metadata: dict[str, Any]) -> dict[str, A
     return {"format": CHECKPOINT_FORMAT, **spec.to_dict(), "metadata": metadata}
 
 
-def checkpoint_paths(run_dir: str | Path) -> dict[str, Path]:
-    """``{"best": RUN_DIR/checkpoints/best.ckpt, "last": .../last.ckpt}`` (existing or not)."""
-    base = Path(run_dir) / CHECKPOINT_DIR
-    return {name: base / f"{name}{CHECKPOINT_SUFFIX}" for name in (BEST_NAME, LAST_NAME)}
-
-
 def find_checkpoint(path: str | Path, which: str = "auto") -> Path:
     """The checkpoint file that ``path`` designates.
 
@@ -140,11 +130,11 @@ def find_checkpoint(path: str | Path, which: str = "auto") -> Path:
         return path
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint file or run directory")
-    paths = checkpoint_paths(path)
+    run = RunDir(path)
     wanted = auto_order(path) if which == "auto" else (which,)
     for name in wanted:
-        if paths[name].is_file():
-            return paths[name]
+        if run.checkpoint(name).is_file():
+            return run.checkpoint(name)
     raise CheckpointError(
         f"{path}: no {' or '.join(f'{CHECKPOINT_DIR}/{n}{CHECKPOINT_SUFFIX}' for n in wanted)} "
         "(is this a gifemo run directory, and did its first epoch finish?)"
@@ -161,7 +151,7 @@ def auto_order(run_dir: str | Path) -> tuple[str, str]:
     from gifemo.training.config import TrainConfig
 
     try:
-        val_fraction = TrainConfig.load(Path(run_dir) / "config.yaml").val_fraction
+        val_fraction = TrainConfig.load(RunDir(run_dir).config_file).val_fraction
     except (OSError, ValueError, TypeError, yaml.YAMLError):  # no or a foreign config: no val split known
         val_fraction = 0.0
     return (BEST_NAME, LAST_NAME) if val_fraction > 0 else (LAST_NAME, BEST_NAME)

@@ -1,16 +1,8 @@
-"""``train(config, run_dir)``: one Lightning run, from a dataset to a run dir with a report.
+"""``train(config, run_dir)``: one Lightning run, from a dataset to a run dir.
 
-Run dir layout::
-
-    config.yaml              the resolved TrainConfig
-    labels.txt               the label set, one per line, in class-index order
-    split.csv                the GIF-level split (path, label, split, sha256)
-    checkpoints/last.ckpt    written at the end of every epoch
-    checkpoints/best.ckpt    the epoch with the highest val/gif_acc so far
-    metrics.csv              one row per finished epoch (train/val loss and accuracy, time)
-    logs/version_N/          Lightning's CSVLogger, per step, one version per (re)start
-    tensorboard/             with --tensorboard
-    predictions.csv, report.json, report.md, confusion_matrix.png   the final evaluation
+The run dir's layout is :mod:`gifemo.training.run_dir`'s. ``train`` leaves its checkpoints,
+``config.yaml``, ``labels.txt``, ``split.csv`` and ``metrics.csv`` there; the test report is
+:func:`gifemo.evaluation.train_and_evaluate`'s (``gifemo train`` calls that).
 
 Resumption (``resume=True``) restarts from ``checkpoints/last.ckpt``, written at the end of an
 epoch: an epoch interrupted by a kill is redone from its start. Because every random draw of an
@@ -32,19 +24,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gifemo.atomic import atomic_write_text
 from gifemo.hardware import ComputeChoice, resolve_compute
-from gifemo.training.checkpoint import BEST_NAME, CHECKPOINT_DIR, LAST_NAME, checkpoint_paths
 from gifemo.training.config import TrainConfig
+from gifemo.training.run_dir import (
+    BEST_NAME,
+    LAST_NAME,
+    LOG_DIR,
+    TENSORBOARD_DIR,
+    RunDir,
+    check_run_dir,
+    read_labels,
+    write_labels,
+)
 
 log = logging.getLogger(__name__)
-
-CONFIG_FILE = "config.yaml"
-LABELS_FILE = "labels.txt"
-SPLIT_FILE = "split.csv"
-HISTORY_FILE = "metrics.csv"
-LOG_DIR = "logs"
-TENSORBOARD_DIR = "tensorboard"
 
 
 @dataclass(frozen=True)
@@ -89,57 +82,12 @@ def resolve_config(config: TrainConfig) -> tuple[TrainConfig, str, ComputeChoice
     return config.replace(precision=choice.precision, channels_last=choice.channels_last), accelerator, choice
 
 
-def read_labels(run_dir: str | Path) -> tuple[str, ...]:
-    path = Path(run_dir) / LABELS_FILE
-    return tuple(line for line in path.read_text(encoding="utf-8").splitlines() if line)
-
-
-def check_run_dir(run_dir: Path, *, resume: bool) -> None:
-    """Refuse to start a fresh run in a directory that holds anything."""
-    if not resume and run_dir.exists() and any(run_dir.iterdir()):
-        hint = f"resume it with `gifemo train --resume {run_dir}`" if (run_dir / CONFIG_FILE).exists() else ""
-        raise FileExistsError(f"{run_dir}: not empty, refusing to overwrite a run; {hint or 'use a new --out'}")
-
-
-def load_run_config(run_dir: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """The saved config of a run to resume, with the allowed ``overrides`` applied."""
-    run_dir = Path(run_dir)
-    path = run_dir / CONFIG_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{run_dir}: no {CONFIG_FILE}, not a gifemo run directory")
-    return TrainConfig.load(path).resume_with(overrides or {}, source=str(run_dir))
-
-
-def training_summary(run_dir: Path, config: TrainConfig, metadata: dict[str, Any]) -> dict[str, Any]:
-    """The training facts a report states: schedule, optimisation, hardware, wall time."""
-    from gifemo.training.callbacks import read_history
-
-    history_path = run_dir / HISTORY_FILE
-    rows = read_history(history_path) if history_path.is_file() else []
-    return {
-        "epochs": config.epochs,
-        "epochs_done": len(rows),
-        "batch_size": config.batch_size,
-        "lr": config.lr,
-        "weight_decay": config.weight_decay,
-        "seed": config.seed,
-        "precision": config.precision,
-        "precision_reason": (metadata.get("compute") or {}).get("reason"),
-        "channels_last": config.channels_last,
-        "devices": config.devices,
-        "size": config.size,
-        "clip_len": config.clip_len,
-        "pretrained": config.pretrained,
-        "hardware": metadata.get("hardware"),
-        "wall_time_s": sum(r.get("time/epoch_s", 0.0) for r in rows) if rows else None,
-    }
-
-
 def build_datamodule(config: TrainConfig, run_dir: Path, *, resume: bool, rank: int, progress: bool):
     """The data pipeline of a run, set up; a resumed run reuses its saved split and label order."""
     from gifemo.training.sharding import TrainingDataModule
 
-    saved_split = run_dir / SPLIT_FILE
+    run = RunDir(run_dir)
+    saved_split = run.split_file
     reuse = resume and saved_split.is_file()
     datamodule = TrainingDataModule(
         config.data,
@@ -154,8 +102,8 @@ def build_datamodule(config: TrainConfig, run_dir: Path, *, resume: bool, rank: 
         augment=config.augment,
         cache_dir=config.cache_dir,
         split_csv=saved_split if reuse else None,
-        run_dir=run_dir if rank == 0 else None,
-        labels=read_labels(run_dir) if reuse and (run_dir / LABELS_FILE).is_file() else None,
+        save_split=saved_split if rank == 0 else None,
+        labels=read_labels(run_dir) if reuse and run.labels_file.is_file() else None,
         progress=progress and rank == 0,
     )
     datamodule.setup("fit")
@@ -177,7 +125,8 @@ def build_trainer(
     from gifemo.training.checkpoint_io import AtomicCheckpointIO
     from gifemo.training.lightning_module import MONITOR
 
-    ckpt_dir = run_dir / CHECKPOINT_DIR
+    run = RunDir(run_dir)
+    ckpt_dir = run.checkpoint_dir
     # Both save at the end of each training epoch (after its validation, if any), also when
     # val_every > 1, where Lightning would otherwise defer saving to validation ends.
     best = RunCheckpoint(
@@ -212,7 +161,7 @@ def build_trainer(
         precision=config.precision,
         logger=loggers,
         # ModelCheckpoint callbacks run after the others: the history row is in the checkpoint.
-        callbacks=[EpochHistory(run_dir / HISTORY_FILE, echo=progress and not bar), best, last, *callbacks],
+        callbacks=[EpochHistory(run.history_file, echo=progress and not bar), best, last, *callbacks],
         plugins=[AtomicCheckpointIO()],
         use_distributed_sampler=False,  # TrainingDataModule shards by rank itself
         log_every_n_steps=max(1, min(50, steps_per_epoch)),
@@ -262,8 +211,8 @@ def train(
     labels = datamodule.labels
     if rank == 0:
         # Written once the data is known to load, so a typo in DATA leaves no half-made run.
-        config.save(run_dir / CONFIG_FILE)
-        atomic_write_text(run_dir / LABELS_FILE, "".join(f"{label}\n" for label in labels))
+        config.save(RunDir(run_dir).config_file)
+        write_labels(run_dir, labels)
     module = GifEmotionModule(
         model_name=config.model,
         model_kwargs=config.model_kwargs,
@@ -283,7 +232,7 @@ def train(
         config, run_dir, accelerator=accelerator, steps_per_epoch=steps, callbacks=callbacks or [],
         progress=progress,
     )
-    last_ckpt = checkpoint_paths(run_dir)[LAST_NAME]
+    last_ckpt = RunDir(run_dir).checkpoint(LAST_NAME)
     ckpt_path = last_ckpt if resume and last_ckpt.is_file() else None
     if resume and ckpt_path is None:
         log.warning("%s: no %s yet (killed during the first epoch); starting over", run_dir, last_ckpt.name)
@@ -305,11 +254,11 @@ def train(
 
         # In the run's own precision, so that the report restates its last validation.
         report = evaluate_run(run_dir, precision=config.precision, progress=progress)
-    paths = checkpoint_paths(run_dir)
+    best, last = (RunDir(run_dir).checkpoint(name) for name in (BEST_NAME, LAST_NAME))
     return FitResult(
         run_dir=run_dir,
-        best_checkpoint=paths[BEST_NAME] if paths[BEST_NAME].is_file() else None,
-        last_checkpoint=paths[LAST_NAME] if paths[LAST_NAME].is_file() else None,
+        best_checkpoint=best if best.is_file() else None,
+        last_checkpoint=last if last.is_file() else None,
         val_metrics={k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")},
         report=report,
     )
