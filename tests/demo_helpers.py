@@ -9,7 +9,7 @@ from rich.console import Console
 from training_helpers import SMALL_CONVGRU
 
 from gifemo.demo import DemoConfig
-from gifemo.training.fit import train
+from gifemo.evaluation import train_and_evaluate
 
 
 class CountingTrain:
@@ -18,7 +18,7 @@ class CountingTrain:
 
     def __call__(self, config, run_dir, *, resume, progress):
         self.calls += 1
-        return train(config, run_dir, resume=resume, progress=False)
+        return train_and_evaluate(config, run_dir, resume=resume, progress=False)
 
 
 def tiny(out: Path, ood: Path, **changes) -> DemoConfig:

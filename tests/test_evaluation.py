@@ -14,7 +14,8 @@ from training_helpers import one_torch_thread, tiny_dataset  # noqa: F401  (auto
 from typer.testing import CliRunner
 
 from gifemo.cli import app
-from gifemo.evaluation.metrics import GifPredictions, accuracy_ci, compute_metrics, pool_clips
+from gifemo.data.clips import pool_clips
+from gifemo.evaluation.metrics import GifPredictions, accuracy_ci, compute_metrics
 from gifemo.hardware import autocast_dtype
 
 

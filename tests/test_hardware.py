@@ -123,13 +123,13 @@ def test_doctor_reports_what_auto_picks_here():
 
 def test_a_run_stores_the_resolved_choice_in_its_config_checkpoint_and_report(tmp_path_factory, emulating_cpu, capsys):
     from gifemo.training.checkpoint import load_trained_model
-    from gifemo.training.fit import train
+    from gifemo.evaluation import train_and_evaluate
 
     base = tmp_path_factory.getbasetemp()
     data = tiny_dataset(base / "synth")
     config = tiny_config(data, base / "cache", epochs=1, precision="auto", channels_last=None)
     run_dir = tmp_path_factory.mktemp("auto") / "run"
-    result = train(config, run_dir, progress=False)
+    result = train_and_evaluate(config, run_dir, progress=False)
 
     saved = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert (saved["precision"], saved["channels_last"]) == ("32", True)

@@ -22,8 +22,8 @@ from typer.testing import CliRunner
 from gifemo.cli import app
 from gifemo.experiments import ReproduceConfig, plan_runs, run_plan, run_state
 from gifemo.experiments.paper import ABLATION, PAPER_MODELS, TABLE2, TABLE3, TABLE4
-from gifemo.experiments.results import summarize
-from gifemo.training.fit import train
+from gifemo.experiments.summary import summarize
+from gifemo.evaluation import train_and_evaluate
 from training_helpers import SMALL_CONVGRU
 
 MODELS = ("resnet_convgru", "cnn_lstm")
@@ -53,7 +53,7 @@ def make_config(base: Path, out: str, **changes) -> ReproduceConfig:
 
 
 class CountingTrain:
-    """The real ``train``, recording each call's run and ``resume`` flag."""
+    """The real ``train_and_evaluate``, recording each call's run and ``resume`` flag."""
 
     def __init__(self, **options) -> None:
         self.calls: list[tuple[str, bool]] = []
@@ -61,7 +61,7 @@ class CountingTrain:
 
     def __call__(self, config, run_dir, *, resume, progress):
         self.calls.append((Path(run_dir).name, resume))
-        return train(config, run_dir, resume=resume, progress=False, **self.options)
+        return train_and_evaluate(config, run_dir, resume=resume, progress=False, **self.options)
 
 
 @pytest.fixture(scope="module")
@@ -276,7 +276,7 @@ def test_an_interrupted_run_is_resumed_from_its_checkpoint_not_restarted(base, o
     (run,) = plan_runs(config)
     run_dir = config.run_dir(run)
     crashed = run_plan(config, progress=False, echo=lambda _: None,
-                       train_fn=functools.partial(train, callbacks=[CrashAtEpoch(1)]))
+                       train_fn=functools.partial(train_and_evaluate, callbacks=[CrashAtEpoch(1)]))
     assert crashed.failed == {run.name: "RuntimeError: simulated crash"}
     assert "simulated crash" in config.error_file(run).read_text()
     assert (run_dir / "checkpoints" / "last.ckpt").is_file() and not (run_dir / "report.json").exists()

@@ -162,7 +162,7 @@ def test_run_killed_mid_epoch_and_resumed_ends_like_an_uninterrupted_run(tmp_pat
     work = tmp_path_factory.mktemp("resume")
     marker = work / "paused"
     killed = start_training(config, work / "killed", pause_at=pause_at, marker=marker)
-    train(config, work / "straight", progress=False, evaluate=False)
+    train(config, work / "straight", progress=False)
     deadline = time.monotonic() + 300
     while not marker.exists():
         assert killed.poll() is None, killed.communicate()[0][-3000:]
@@ -173,7 +173,7 @@ def test_run_killed_mid_epoch_and_resumed_ends_like_an_uninterrupted_run(tmp_pat
     assert killed.wait() == -signal.SIGKILL
     assert load_trained_model(work / "killed", which="last").metadata["epochs_done"] == 1
 
-    train(config, work / "killed", resume=True, progress=False, evaluate=False)
+    train(config, work / "killed", resume=True, progress=False)
 
     straight, resumed = (read_history(work / name / "metrics.csv") for name in ("straight", "killed"))
     assert straight[0]["step"] == steps
@@ -239,7 +239,7 @@ def test_val_every_validates_every_nth_epoch_and_still_checkpoints_each(tmp_path
     base = tmp_path_factory.getbasetemp()
     config = tiny_config(tiny_dataset(base / "synth"), base / "cache", epochs=3, val_every=2)
     run_dir = tmp_path_factory.mktemp("val-every") / "run"
-    train(config, run_dir, progress=False, evaluate=False)
+    train(config, run_dir, progress=False)
 
     history = read_history(run_dir / "metrics.csv")
     assert [row["epoch"] for row in history] == [0, 1, 2]

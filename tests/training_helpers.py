@@ -74,12 +74,12 @@ def tiny_config(data: Path, cache_dir: Path, **overrides: Any):
 
 def build_trained_run(base: Path):
     """The shared 64 px run (see the module docstring): ``(run_dir, FitResult)``."""
-    from gifemo.training.fit import train
+    from gifemo.evaluation import train_and_evaluate
 
     data = tiny_dataset(base / "synth")
     config = tiny_config(data, base / "cache", size=64, epochs=8)
     run_dir = base / "run64"
-    return run_dir, train(config, run_dir, progress=False)
+    return run_dir, train_and_evaluate(config, run_dir, progress=False)
 
 
 @pytest.fixture(autouse=True)
@@ -145,14 +145,14 @@ def start_training(config, run_dir: Path, *, resume: bool = False, pause_at: int
 def _child(payload: str) -> None:
     import torch
 
+    from gifemo.evaluation import train_and_evaluate
     from gifemo.training.config import TrainConfig
-    from gifemo.training.fit import train
 
     torch.set_num_threads(1)
     args = json.loads(payload)
     callbacks = [PauseAtStep(args["pause_at"], args["marker"])] if args["pause_at"] is not None else []
-    train(TrainConfig.from_dict(args["config"]), Path(args["run_dir"]), resume=args["resume"],
-          callbacks=callbacks, progress=False)
+    train_and_evaluate(TrainConfig.from_dict(args["config"]), Path(args["run_dir"]), resume=args["resume"],
+                       callbacks=callbacks, progress=False)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@
 
 1. synthesise the built-in dataset (:mod:`gifemo.data.synth`) into ``OUT/data``;
 2. describe it: frames per GIF (the paper's Fig. 5) and a contact sheet;
-3. train ResNet-ConvGRU on it (:func:`gifemo.training.fit.train`) into ``OUT/run``, which ends
-   with the test report (``report.md``, ``confusion_matrix.png``);
+3. train ResNet-ConvGRU on it into ``OUT/run`` and write the test report (``report.md``,
+   ``confusion_matrix.png``; :func:`gifemo.evaluation.train_and_evaluate`);
 4. predict a few test GIFs (:mod:`gifemo.inference`): intensities, timelines, an annotated GIF;
 5. evaluate the same model on real animated emoji it never saw (out of domain), if present;
 6. list every output.
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from gifemo.atomic import atomic_write_text
-from gifemo.evaluation.report import format_duration
+from gifemo.formatting import format_duration
 from gifemo.labels import PAPER_EMOTIONS
 from gifemo.training.run_dir import RunDir, read_report
 
@@ -198,7 +198,7 @@ def _train(config: DemoConfig, console, result: DemoResult, train_fn) -> None:
     from gifemo.experiments.reproduce import run_action
 
     if train_fn is None:
-        from gifemo.training.fit import train as train_fn
+        from gifemo.evaluation import train_and_evaluate as train_fn
 
     run_dir = config.run.path
     train_config = config.train_config()

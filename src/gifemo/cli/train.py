@@ -106,9 +106,9 @@ def train_command(
             if data is None or out is None:
                 raise ValueError("give a dataset and --out RUN_DIR (or --resume RUN_DIR)")
             config, run_dir = TrainConfig(data=str(data), **given), out
-        from gifemo.training.fit import train
+        from gifemo.evaluation import train_and_evaluate
 
-        result = train(config, run_dir, resume=resume is not None, progress=progress)
+        result = train_and_evaluate(config, run_dir, resume=resume is not None, progress=progress)
     except (ValueError, FileNotFoundError, FileExistsError) as error:
         opt.fail(error)
     if result is not None and result.report is not None:

@@ -14,7 +14,7 @@ Light modules are imported here; the torch-based ones (``ClipDataset``, ``EpochS
 from __future__ import annotations
 
 from gifemo.data.cache import CachedGif, FrameCache, build_cache, default_cache_dir
-from gifemo.data.clips import count_clips, gif_seed, make_clips, sample_clips
+from gifemo.data.clips import count_clips, gif_seed, make_clips, pool_clips, sample_clips
 from gifemo.data.sources import DatasetProblems, GifDataset, GifRecord, load_dataset
 from gifemo.data.split import Split, load_split, make_split
 from gifemo.data.frame_counts import DatasetStats, compute_stats, plot_frame_histogram
@@ -46,6 +46,7 @@ __all__ = [
     "make_clips",
     "make_split",
     "plot_frame_histogram",
+    "pool_clips",
     "sample_clips",
 ]
 

@@ -1,4 +1,5 @@
-"""The paper's clip rule (section 4.3): cut a GIF's frames into fixed-length clips.
+"""The paper's clip rule (section 4.3): cut a GIF's frames into fixed-length clips, and pool the
+clips' outputs back into one per GIF.
 
 "Every 4 images were input into the model as an image sequence according to the time sequence ...
 sequences that were less than 4 images were supplemented randomly, while longer image sequences
@@ -111,3 +112,28 @@ def gif_seed(sha256: str, seed: int = 0) -> tuple[int, ...]:
     content hash can.
     """
     return (seed, int(sha256[:16], 16))
+
+
+def pool_clips(gif_index, probs, targets):
+    """Average clip probabilities per GIF.
+
+    Args:
+        gif_index: ``(N,)`` int tensor, the GIF each clip comes from.
+        probs: ``(N, C)`` float tensor of clip class probabilities.
+        targets: ``(N,)`` int tensor of class indices (the same for every clip of a GIF).
+
+    Returns:
+        ``(gif_ids (G,), gif_probs (G, C) float64, gif_targets (G,), n_clips (G,),
+        clip_correct (G,))`` as tensors, GIFs in increasing ``gif_index`` order; ``clip_correct``
+        counts the clips whose own argmax is right.
+    """
+    import torch
+
+    gif_ids, inverse = torch.unique(gif_index, sorted=True, return_inverse=True)
+    n = len(gif_ids)
+    sums = torch.zeros(n, probs.shape[1], dtype=torch.float64).index_add_(0, inverse, probs.double())
+    n_clips = torch.zeros(n, dtype=torch.long).index_add_(0, inverse, torch.ones_like(inverse))
+    correct = (probs.argmax(dim=1) == targets).long()
+    clip_correct = torch.zeros(n, dtype=torch.long).index_add_(0, inverse, correct)
+    gif_targets = torch.zeros(n, dtype=torch.long).scatter_(0, inverse, targets.long())
+    return gif_ids, sums / n_clips.unsqueeze(1), gif_targets, n_clips, clip_correct

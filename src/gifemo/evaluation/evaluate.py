@@ -1,4 +1,5 @@
-"""Evaluate a trained model at GIF level on a dataset, in one process, and write the report.
+"""Evaluate a trained model at GIF level on a dataset, in one process, and write the report;
+:func:`train_and_evaluate`: a training run followed by its test report (what ``gifemo train`` does).
 
 Every clip of every evaluated GIF (the data pipeline's evaluation mode: the same clips in every
 run) is scored in batches; clip probabilities are pooled per GIF; the per-GIF table is saved and
@@ -8,6 +9,7 @@ the report computed from it (:mod:`gifemo.evaluation.report`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -17,7 +19,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from gifemo.evaluation.metrics import GifPredictions, pool_clips
+from gifemo.data.clips import pool_clips
+from gifemo.evaluation.metrics import GifPredictions
 from gifemo.evaluation.report import write_report
 from gifemo.hardware import autocast_dtype, resolve_compute
 
@@ -220,3 +223,20 @@ def evaluate_run(
     context["wall_time_s"] = time.perf_counter() - started
     return write_report(out, predictions, context, n_resamples=n_resamples, seed=seed)
 
+
+def train_and_evaluate(config, run_dir: str | Path, *, progress: bool = True, **train_options: Any):
+    """:func:`gifemo.training.fit.train`, then the run's test report (``report.json``...).
+
+    The evaluation runs in the precision the run trained in (``"auto"`` resolved for this
+    machine), so that the report restates the run's last validation. ``train_options``
+    (``resume``, ``callbacks``) go to ``train``. Returns its
+    :class:`~gifemo.training.fit.FitResult` with ``report`` set, or ``None`` on the DDP ranks
+    other than zero (which only train).
+    """
+    from gifemo.training.fit import train
+
+    result = train(config, run_dir, progress=progress, **train_options)
+    if result is None:
+        return None
+    report = evaluate_run(result.run_dir, precision=result.config.precision, progress=progress)
+    return dataclasses.replace(result, report=report)

@@ -1,8 +1,8 @@
 """GIF-level metrics: clip probabilities pooled per GIF, then scikit-learn's classification metrics.
 
 The paper classifies a GIF from its 4-frame clips. Here every clip of a GIF is scored, the
-clips' softmax probabilities are averaged into the GIF's class intensities, and the GIF's
-prediction is their argmax. Accuracy gets a percentile-bootstrap confidence interval over GIFs
+clips' softmax probabilities are averaged into the GIF's class intensities
+(:func:`gifemo.data.clips.pool_clips`), and the GIF's prediction is their argmax. Accuracy gets a percentile-bootstrap confidence interval over GIFs
 (``scipy.stats.bootstrap``): GIFs, not clips, are the independent samples.
 """
 
@@ -22,31 +22,6 @@ from gifemo.atomic import atomic_write_text
 #: Column prefix of a class probability in ``predictions.csv`` (``prob_happiness``...).
 PROB_PREFIX = "prob_"
 FIXED_COLUMNS: tuple[str, ...] = ("path", "label", "predicted", "n_clips", "clip_correct")
-
-
-def pool_clips(gif_index, probs, targets):
-    """Average clip probabilities per GIF.
-
-    Args:
-        gif_index: ``(N,)`` int tensor, the GIF each clip comes from.
-        probs: ``(N, C)`` float tensor of clip class probabilities.
-        targets: ``(N,)`` int tensor of class indices (the same for every clip of a GIF).
-
-    Returns:
-        ``(gif_ids (G,), gif_probs (G, C) float64, gif_targets (G,), n_clips (G,),
-        clip_correct (G,))`` as tensors, GIFs in increasing ``gif_index`` order; ``clip_correct``
-        counts the clips whose own argmax is right.
-    """
-    import torch
-
-    gif_ids, inverse = torch.unique(gif_index, sorted=True, return_inverse=True)
-    n = len(gif_ids)
-    sums = torch.zeros(n, probs.shape[1], dtype=torch.float64).index_add_(0, inverse, probs.double())
-    n_clips = torch.zeros(n, dtype=torch.long).index_add_(0, inverse, torch.ones_like(inverse))
-    correct = (probs.argmax(dim=1) == targets).long()
-    clip_correct = torch.zeros(n, dtype=torch.long).index_add_(0, inverse, correct)
-    gif_targets = torch.zeros(n, dtype=torch.long).scatter_(0, inverse, targets.long())
-    return gif_ids, sums / n_clips.unsqueeze(1), gif_targets, n_clips, clip_correct
 
 
 @dataclass(frozen=True)

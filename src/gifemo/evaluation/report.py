@@ -15,6 +15,7 @@ from typing import Any
 from gifemo.atomic import atomic_write_text
 from gifemo.evaluation.metrics import GifPredictions, compute_metrics
 from gifemo.evaluation.plots import plot_confusion_matrix
+from gifemo.formatting import format_duration, markdown_table
 from gifemo.training.run_dir import CONFUSION_PNG, PREDICTIONS_CSV, REPORT_JSON, REPORT_MD
 
 
@@ -56,21 +57,6 @@ def _f(x: float) -> str:
     return f"{x:.4f}"
 
 
-def format_duration(seconds: float | None) -> str:
-    """``3725 -> "1h02m05s"``, ``65 -> "1m05s"``, ``None -> "n/a"``."""
-    if seconds is None:
-        return "n/a"
-    seconds = round(seconds)
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s" if m else f"{s}s"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
-
-
 def _reason(reason: str | None) -> str:
     return f" ({reason})" if reason else ""
 
@@ -110,7 +96,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         facts.append(["Evaluation precision", f"{c['precision']}{_reason(c.get('precision_reason'))}"])
 
     lines = [f"# Evaluation report: {c.get('model', '?')}", ""]
-    lines += _table(["", ""], facts)
+    lines += markdown_table(["", ""], facts)
     lines += [
         "",
         "## Accuracy",
@@ -126,7 +112,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         "## Per-class results (paper's Table 2 layout)",
         "",
     ]
-    lines += _table(
+    lines += markdown_table(
         ["Label", "Precision", "Recall", "F1 score", "Support"],
         [
             [row["label"], _f(row["precision"]), _f(row["recall"]), _f(row["f1"]), str(row["support"])]
@@ -134,13 +120,13 @@ def render_markdown(report: dict[str, Any]) -> str:
         ],
     )
     lines += ["", "## Averages (paper's Table 3 layout)", ""]
-    lines += _table(
+    lines += markdown_table(
         ["Average", "Precision", "Recall", "F1-score"],
         [[name, _f(m[name]["precision"]), _f(m[name]["recall"]), _f(m[name]["f1"])] for name in ("macro", "weighted")],
     )
     lines += ["", "## Confusion matrix (rows: true class, columns: predicted)", ""]
     labels = m["labels"]
-    lines += _table(
+    lines += markdown_table(
         ["true \\ predicted", *labels],
         [[label, *(str(v) for v in row)] for label, row in zip(labels, m["confusion_matrix"], strict=True)],
     )

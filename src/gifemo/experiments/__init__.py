@@ -7,15 +7,16 @@
 ['resnet_convgru-T4-s0', 'vgg_convgru-T4-s0']
 >>> run_plan(config)          # trains what is not finished, writes results/results.md  # doctest: +SKIP
 
-Modules: ``paper`` (the paper's reported numbers and protocol), ``reproduce`` (the plan, its
-runs' state on disk, running it), ``results`` (tables, CSVs, plots, results.md). See
-docs/reproduce.md.
+Modules: ``paper`` (the paper's reported numbers and protocol), ``layout`` (the experiments'
+names and the results directory's files), ``reproduce`` (the plan, its runs' state on disk,
+running it), then the aggregation: ``collect`` (read the finished runs), ``summary`` (mean ±
+t-interval over seeds), ``tables``, ``plots``, ``markdown`` and ``results`` (write them all).
+See docs/reproduce.md.
 """
 
 from __future__ import annotations
 
 from gifemo.experiments.reproduce import (
-    EXPERIMENTS,
     PlannedRun,
     PlanOutcome,
     ReproduceConfig,
@@ -25,7 +26,10 @@ from gifemo.experiments.reproduce import (
     run_plan,
     run_state,
 )
-from gifemo.experiments.results import collect_runs, summarize, write_results
+from gifemo.experiments.collect import collect_runs
+from gifemo.experiments.layout import EXPERIMENTS
+from gifemo.experiments.results import write_results
+from gifemo.experiments.summary import summarize
 
 __all__ = [
     "EXPERIMENTS",

@@ -1,7 +1,7 @@
 """The paper's experiments as a plan of training runs that can be stopped and resumed.
 
 A run is one ``(model, clip_len, seed)``; it trains into ``RESULTS/runs/<model>-T<clip_len>-s<seed>``
-with :func:`gifemo.training.fit.train`, which evaluates it on its test split at the end
+with :func:`gifemo.evaluation.train_and_evaluate`, which evaluates it on its test split at the end
 (``report.json``). The experiments share runs: ResNet-ConvGRU with 4-frame clips feeds Table 2,
 Table 3, Table 4 and the clip-length ablation, and is trained once per seed.
 
@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from gifemo.atomic import atomic_write_text
-from gifemo.evaluation.report import format_duration
+from gifemo.formatting import format_duration
 from gifemo.experiments.paper import (
     ABLATION_CLIP_LENS,
     MAIN_MODEL,
@@ -36,23 +36,11 @@ from gifemo.experiments.paper import (
     PAPER_MODELS,
     TABLE3_MODELS,
 )
+from gifemo.experiments.layout import ERRORS_DIR, EXPERIMENTS, PLAN_FILE, RUNS_DIR, ood_report_dir
+from gifemo.experiments.results import write_results
 from gifemo.training.run_dir import CONFIG_FILE, RunDir, read_report, run_history
 
 log = logging.getLogger(__name__)
-
-#: What ``reproduce`` can produce; ``fig5`` needs no training.
-EXPERIMENTS: tuple[str, ...] = ("table2", "table3", "table4", "ablation", "fig5")
-
-RUNS_DIR = "runs"
-ERRORS_DIR = "errors"
-PLAN_FILE = "reproduce.yaml"
-#: Prefix of the out-of-domain report's name among a run's evaluations (``ood-<data name>``).
-OOD_PREFIX = "ood-"
-
-
-def ood_report_dir(run_dir: str | Path, ood_name: str) -> Path:
-    """Where the out-of-domain report of a run on the dataset named ``ood_name`` goes."""
-    return RunDir(run_dir).evaluation_dir(f"{OOD_PREFIX}{ood_name}")
 
 #: TrainConfig fields that a plan sets per run; every other field is a shared training setting.
 PER_RUN_FIELDS: frozenset[str] = frozenset({"data", "model", "model_kwargs", "clip_len", "seed"})
@@ -280,13 +268,13 @@ def run_plan(
 
     A run that fails (an exception other than ``KeyboardInterrupt``) is reported and the plan
     goes on; its traceback is in ``RESULTS/errors/<run>.txt``. ``train_fn`` defaults to
-    :func:`gifemo.training.fit.train`. Returns the :class:`PlanOutcome`; ``results`` is the path of
+    :func:`gifemo.evaluation.train_and_evaluate`. Returns the :class:`PlanOutcome`; ``results`` is the path of
     ``results.md`` (``None`` on DDP ranks other than 0, which only train).
     """
     from gifemo.training.fit import launch_rank
 
     if train_fn is None:
-        from gifemo.training.fit import train as train_fn
+        from gifemo.evaluation import train_and_evaluate as train_fn
 
     started = time.perf_counter()
     rank = launch_rank()
@@ -331,8 +319,6 @@ def run_plan(
     say(f"{len(outcome.trained)} trained, {len(outcome.skipped)} skipped, {len(outcome.failed)} failed "
         f"in {format_duration(outcome.seconds)}")
     if aggregate and rank == 0:
-        from gifemo.experiments.results import write_results
-
         outcome.results = write_results(config.out, data=config.data, experiments=config.experiments,
                                         failed=outcome.failed, ood_data=config.ood_data)
         say(f"results: {outcome.results}")

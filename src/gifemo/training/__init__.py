@@ -5,6 +5,9 @@
 >>> trained = load_trained_model("runs/paper")                          # doctest: +SKIP
 >>> trained.model, trained.labels, trained.preprocess                   # doctest: +SKIP
 
+``train`` leaves checkpoints and metrics; :func:`gifemo.evaluation.train_and_evaluate` also
+writes the test report, as ``gifemo train`` does.
+
 Names are imported on first use, so that ``import gifemo.training`` stays light.
 """
 

@@ -42,13 +42,19 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class FitResult:
-    """What :func:`train` leaves behind (on the global rank zero process)."""
+    """What :func:`train` leaves behind (on the global rank zero process).
+
+    ``config`` is the run's config as trained, ``precision`` and ``channels_last`` resolved for
+    the machine. ``report`` is the test report of :func:`gifemo.evaluation.train_and_evaluate`
+    (``None`` from :func:`train` alone).
+    """
 
     run_dir: Path
+    config: TrainConfig
     best_checkpoint: Path | None
     last_checkpoint: Path | None
     val_metrics: dict[str, float]
-    report: dict[str, Any] | None
+    report: dict[str, Any] | None = None
 
 
 def launch_rank() -> int:
@@ -177,9 +183,10 @@ def train(
     resume: bool = False,
     callbacks: list | None = None,
     progress: bool = True,
-    evaluate: bool = True,
 ) -> FitResult | None:
-    """Train ``config`` into ``run_dir`` (or continue it, ``resume=True``), then evaluate.
+    """Train ``config`` into ``run_dir`` (or continue it, ``resume=True``).
+
+    :func:`gifemo.evaluation.train_and_evaluate` also writes the test report afterwards.
 
     With ``devices > 1`` Lightning's DDP launcher re-runs the calling command once per extra
     rank (the ``gifemo train`` command line; from Python, the calling script), so call this from
@@ -248,17 +255,11 @@ def train(
 
     if not trainer.is_global_zero:
         return None
-    report = None
-    if evaluate:
-        from gifemo.evaluation.evaluate import evaluate_run
-
-        # In the run's own precision, so that the report restates its last validation.
-        report = evaluate_run(run_dir, precision=config.precision, progress=progress)
     best, last = (RunDir(run_dir).checkpoint(name) for name in (BEST_NAME, LAST_NAME))
     return FitResult(
         run_dir=run_dir,
+        config=config,
         best_checkpoint=best if best.is_file() else None,
         last_checkpoint=last if last.is_file() else None,
         val_metrics={k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")},
-        report=report,
     )

@@ -1,7 +1,7 @@
 """The LightningModule: any registered model, cross-entropy, Adam, GIF-level validation.
 
 Validation scores every clip of every validation GIF, pools the clip probabilities per GIF
-(:func:`gifemo.evaluation.metrics.pool_clips`, after gathering them from every DDP rank) and logs
+(:func:`gifemo.data.clips.pool_clips`, after gathering them from every DDP rank) and logs
 ``val/gif_acc`` (what the best checkpoint is chosen by), ``val/clip_acc`` and ``val/loss``.
 
 Randomness inside a training step (dropout) is reseeded from ``(seed, global_step, rank)`` at
@@ -21,7 +21,7 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 from torchmetrics.functional.classification import multiclass_accuracy
 
-from gifemo.evaluation.metrics import pool_clips
+from gifemo.data.clips import pool_clips
 from gifemo.hardware import hardware_line
 from gifemo.preprocess import PreprocessConfig
 from gifemo.training.checkpoint import CHECKPOINT_KEY, ModelSpec, checkpoint_payload
