@@ -8,7 +8,6 @@ the report computed from it (:mod:`gifemo.evaluation.report`).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import time
@@ -22,7 +21,8 @@ from torch.utils.data import DataLoader
 from gifemo.data.clips import pool_clips
 from gifemo.evaluation.metrics import GifPredictions
 from gifemo.evaluation.report import write_report
-from gifemo.hardware import autocast_dtype, resolve_compute
+from gifemo.hardware import resolve_compute
+from gifemo.models.base import clip_probabilities
 
 log = logging.getLogger(__name__)
 
@@ -55,14 +55,11 @@ def predict_gifs(
     model = model.eval().to(device)
     if choice.channels_last and hasattr(model, "to_channels_last"):
         model.to_channels_last()
-    dtype = autocast_dtype(choice.precision)
-    autocast = torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
     indices, probs, targets = [], [], []
     for clip, target, gif_index in loader:
-        with autocast:
-            logits = model(clip.to(device, non_blocking=True))
-        probs.append(logits.float().softmax(dim=1).cpu())
+        clip_probs, _ = clip_probabilities(model, clip.to(device, non_blocking=True), choice.precision)
+        probs.append(clip_probs.cpu())
         targets.append(target)
         indices.append(gif_index)
     if not probs:

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from gifemo.hardware import autocast_dtype, resolve_compute
+from gifemo.hardware import resolve_compute
 from gifemo.inference.prediction import PredictorInfo
 from gifemo.preprocess import PreprocessConfig
 
@@ -80,7 +80,7 @@ class TorchBackend:
         if channels_last:
             convert = getattr(model, "to_channels_last", None)
             model = convert() if convert is not None else model.to(memory_format=torch.channels_last)
-        self.module = FramesToProbabilities(model, self.preprocess).to(self.device).eval()
+        self.module = FramesToProbabilities(model, self.preprocess, self.precision).to(self.device).eval()
         self.info = PredictorInfo(
             name=trained.model_name,
             backend="torch",
@@ -94,8 +94,7 @@ class TorchBackend:
         import torch
 
         frames = torch.from_numpy(np.ascontiguousarray(clips))
-        dtype = autocast_dtype(self.precision)
-        with torch.inference_mode(), torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
+        with torch.inference_mode():
             probs, _ = self.module(frames)
         return probs.float().cpu().numpy()
 

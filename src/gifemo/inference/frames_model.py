@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from gifemo.models.base import clip_probabilities
 from gifemo.preprocess import PreprocessConfig, normalize_clip
 
 INPUT_NAME = "frames"
@@ -22,14 +23,16 @@ class FramesToProbabilities(nn.Module):
     ``frames`` are on the CPU; the outputs are on the model's device.
 
     ``model`` is a clip classifier taking normalised ``(B, T, 3, S, S)`` float clips; the
-    normalisation is :func:`gifemo.preprocess.normalize_clip`, the one training uses. The softmax
-    runs in float32 whatever the autocast precision of the model.
+    normalisation is :func:`gifemo.preprocess.normalize_clip`, the one training uses. The model
+    runs under the autocast of ``precision`` (``"32"``: none, as in the exported graph) and the
+    softmax in float32 (:func:`gifemo.models.base.clip_probabilities`).
     """
 
-    def __init__(self, model: nn.Module, preprocess: PreprocessConfig) -> None:
+    def __init__(self, model: nn.Module, preprocess: PreprocessConfig, precision: str = "32") -> None:
         super().__init__()
         self.model = model
         self.preprocess = preprocess
+        self.precision = precision
 
     def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # normalize_clip builds its mean/std constants on the CPU, so frames are normalised where
@@ -39,5 +42,4 @@ class FramesToProbabilities(nn.Module):
         device = next(self.model.parameters()).device
         if clip.device != device:
             clip = clip.to(device, non_blocking=True)
-        logits = self.model(clip).float()
-        return logits.softmax(dim=-1), logits
+        return clip_probabilities(self.model, clip, self.precision)

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from gifemo.models.base import ClassifierHead, ClipClassifier, check_clip
+from gifemo.models.base import ClassifierHead, ClipClassifier, check_clip, clip_probabilities
 from gifemo.models.convgru import ConvGRU, ConvGRUCell, ConvGRUConfig
 from gifemo.models.registry import ModelCard, create_model, list_models, model_info, register_model
 from gifemo.models.weights import WeightsError, WeightsLoadReport, load_pretrained
@@ -27,6 +27,7 @@ __all__ = [
     "WeightsError",
     "WeightsLoadReport",
     "check_clip",
+    "clip_probabilities",
     "create_model",
     "list_models",
     "load_pretrained",

@@ -1,16 +1,38 @@
-"""What every gifemo model shares: the clip-in, logits-out interface and the classifier head."""
+"""What every gifemo model shares: the clip-in, logits-out interface, the classifier head, and
+:func:`clip_probabilities`, the one forward pass that scores clips outside training."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
+from gifemo.hardware import autocast_dtype
+
 
 def cpu_autocast_dtype() -> torch.dtype | None:
     """The dtype of the active CPU autocast region, or None outside one."""
     return torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else None
+
+
+def clip_probabilities(
+    model: nn.Module, clip: torch.Tensor, precision: str = "32"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(B, T, 3, S, S)`` normalised clips -> ``(probabilities, logits)``, both ``(B, C)`` float32.
+
+    The model runs under the autocast of ``precision`` (resolved: ``"32"``, ``"bf16-mixed"`` or
+    ``"16-mixed"``, see :mod:`gifemo.hardware`) on the clip's device; the softmax runs in
+    float32 whatever that precision. Validation, evaluation, the torch predictor and the
+    exported ONNX graph all score clips through here, so they cannot drift apart.
+    """
+    dtype = autocast_dtype(precision)
+    region = torch.autocast(clip.device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
+    with region:
+        logits = model(clip)
+    logits = logits.float()
+    return logits.softmax(dim=-1), logits
 
 
 def check_clip(clip: torch.Tensor) -> None:

@@ -23,6 +23,7 @@ from torchmetrics.functional.classification import multiclass_accuracy
 
 from gifemo.data.clips import pool_clips
 from gifemo.hardware import hardware_line
+from gifemo.models.base import clip_probabilities
 from gifemo.preprocess import PreprocessConfig
 from gifemo.training.checkpoint import CHECKPOINT_KEY, ModelSpec, checkpoint_payload
 
@@ -137,9 +138,11 @@ class GifEmotionModule(pl.LightningModule):
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         clip, target, gif_index = batch
-        logits = self(clip).float()
+        # Lightning's precision plugin already autocasts this step; the same region inside is a
+        # no-op that keeps validation on the one scoring path of evaluation and prediction.
+        probs, logits = clip_probabilities(self.model, clip, self.trainer.precision)
         loss_sum = F.cross_entropy(logits, target, reduction="sum")
-        self._val_outputs.append((gif_index, logits.softmax(dim=1), target, loss_sum.reshape(1)))
+        self._val_outputs.append((gif_index, probs, target, loss_sum.reshape(1)))
 
     def on_validation_epoch_end(self) -> None:
         gif_index, probs, target, loss_sum = self._gather_validation()
