@@ -30,15 +30,19 @@ from gifemo.formatting import format_duration
 from gifemo.labels import PAPER_EMOTIONS
 from gifemo.training.run_dir import RunDir, read_report
 
-#: The animated Noto emoji next to a source checkout (``../shared/data/noto-emoji-7``).
-DEFAULT_OOD_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "noto-emoji-7"
 SYNTH_STATE = "synth.json"
 
 
 @dataclass
 class DemoConfig:
     """The demo's settings. The defaults take about 10 minutes of training on 2 CPU cores
-    (measured numbers in docs/results.md)."""
+    (measured numbers in docs/results.md).
+
+    The fields named like :class:`~gifemo.training.config.TrainConfig`'s (``model``, ``size``,
+    ``epochs``...) are the training run's. ``ood_data`` is a dataset of real GIFs for the
+    out-of-domain step (skipped when ``None`` or missing; ``gifemo demo`` passes
+    ``../shared/data/noto-emoji-7``).
+    """
 
     out: str = "demo"
     per_class: int = 150
@@ -56,7 +60,7 @@ class DemoConfig:
     seed: int = 0
     workers: int = 0
     n_predict: int = 7
-    ood_data: str | None = str(DEFAULT_OOD_DATA)
+    ood_data: str | None = None
     progress: bool = True
 
     @property
@@ -80,22 +84,16 @@ class DemoConfig:
         return {"per_class": self.per_class, "size": self.gif_size, "seed": self.seed, "difficulty": difficulty}
 
     def train_config(self):
+        """The training run's config: the fields this config shares with TrainConfig, on the
+        CPU, reading the synthetic data and caching its frames under ``OUT/cache``."""
         from gifemo.training.config import TrainConfig
 
+        shared = {f.name for f in dataclasses.fields(TrainConfig)} & {f.name for f in dataclasses.fields(self)}
         return TrainConfig(
             data=str(self.data_dir),
-            model=self.model,
-            model_kwargs=dict(self.model_kwargs),
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            size=self.size,
-            seed=self.seed,
-            precision=self.precision,
             accelerator="cpu",
-            workers=self.workers,
-            max_clips_per_gif=self.max_clips_per_gif,
             cache_dir=str(self.out_dir / "cache"),
+            **{name: getattr(self, name) for name in sorted(shared)},
         )
 
 
@@ -293,7 +291,8 @@ def _out_of_domain(config: DemoConfig, console, result: DemoResult) -> None:
 
     data = Path(config.ood_data) if config.ood_data else None
     if data is None or not data.exists():
-        console.print(f"skipped: {data} not found (pass --ood-data DIR with <label>/*.gif to run it)")
+        missing = f"{data} not found" if data else "no out-of-domain dataset given"
+        console.print(f"skipped: {missing} (pass --ood-data DIR with <label>/*.gif to run it)")
         return
     out = config.out_dir / f"ood-{data.name}"
     report = evaluate_run(config.run.path, data=data, out=out, progress=config.progress)

@@ -373,6 +373,22 @@ def _accuracy_text(run_dir: Path) -> str:
         return "no report"
 
 
+def parse_per_model_kwargs(items: Sequence[str] | None) -> dict[str, dict[str, Any]]:
+    """``["resnet_convgru:hidden_dim=64", "cnn_lstm:hidden_size=128"]`` -> builder kwargs per model.
+
+    Raises ``ValueError`` for an item that is not ``MODEL:KEY=VALUE``.
+    """
+    from gifemo.training.config import parse_model_kwargs
+
+    kwargs: dict[str, dict[str, Any]] = {}
+    for item in items or []:
+        model, sep, rest = item.partition(":")
+        if not sep or not model.strip():
+            raise ValueError(f"expected MODEL:KEY=VALUE, got {item!r}")
+        kwargs.setdefault(model.strip(), {}).update(parse_model_kwargs([rest]))
+    return kwargs
+
+
 def parse_int_list(text: str | Sequence[int], *, name: str) -> tuple[int, ...]:
     """``"0,1,2" -> (0, 1, 2)`` (also accepts a sequence of ints)."""
     if not isinstance(text, str):

@@ -46,6 +46,7 @@ __all__ = [
     "TooManyFramesError",
     "TruncatedGifError",
     "effective_duration_ms",
+    "extract_frames",
     "iter_frames",
     "probe",
     "read_gif",
@@ -54,9 +55,13 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    # The encoder lives in its own module (and pulls in more of Pillow); load it on first use.
+    # The writers live in their own modules (and pull in more of Pillow); load them on first use.
     if name == "write_gif":
         from gifemo.io.encode import write_gif
 
         return write_gif
+    if name == "extract_frames":
+        from gifemo.io.frame_files import extract_frames
+
+        return extract_frames
     raise AttributeError(f"module 'gifemo.io' has no attribute {name!r}")

@@ -27,14 +27,21 @@ RESUMABLE_OVERRIDES: frozenset[str] = frozenset(
     {"epochs", "workers", "precision", "channels_last", "val_every"}
 )
 
+#: The fields the data pipeline reads: keyword arguments of the same name of
+#: :class:`~gifemo.data.datamodule.GifDataModule` (see :meth:`TrainConfig.data_options`).
+DATA_FIELDS: tuple[str, ...] = (
+    "size", "clip_len", "batch_size", "workers", "seed", "test_fraction", "val_fraction",
+    "max_clips_per_gif", "augment", "cache_dir",
+)
+
 
 @dataclass
 class TrainConfig:
     """Everything that defines a training run.
 
     ``data`` is a dataset folder (``ROOT/<label>/*.gif``) or CSV manifest. ``model_kwargs`` go
-    to the model builder (e.g. ``{"hidden_dim": 64}``). ``pretrained`` is ``None``, a weights
-    tag (``"imagenet"``) or a path to a backbone state dict. ``precision`` is ``"auto"`` or
+    to the model builder (e.g. ``{"hidden_dim": 64}``). ``pretrained`` is ``None`` (or ``"none"``), a
+    weights tag (``"imagenet"``) or a path to a backbone state dict. ``precision`` is ``"auto"`` or
     Lightning's (``"32"``, ``"bf16-mixed"`` (CPU and GPU), ``"16-mixed"`` (CUDA only));
     ``channels_last`` is a bool or ``None`` (auto). ``auto`` picks what is fast on the machine
     that trains (:func:`gifemo.hardware.resolve_compute`; the paper says nothing about
@@ -77,8 +84,7 @@ class TrainConfig:
         self.cache_dir = _absolute(self.cache_dir) if self.cache_dir is not None else None
         self.precision = normalize_precision(self.precision)
         self.model_kwargs = dict(self.model_kwargs or {})
-        if self.pretrained is not None:
-            self.pretrained = str(self.pretrained)
+        self.pretrained = normalize_pretrained(self.pretrained)
         self.validate()
 
     def validate(self) -> None:
@@ -107,6 +113,10 @@ class TrainConfig:
             raise ValueError(
                 f"val_fraction must be in [0, 1 - test_fraction), got {self.val_fraction}"
             )
+
+    def data_options(self) -> dict[str, Any]:
+        """The data pipeline's settings (:data:`DATA_FIELDS`), as GifDataModule's keywords."""
+        return {name: getattr(self, name) for name in DATA_FIELDS}
 
     # -- serialisation -------------------------------------------------------------------
 
@@ -173,6 +183,27 @@ class TrainConfig:
 PATH_FIELDS: frozenset[str] = frozenset({"data", "cache_dir"})
 
 
+def normalize_pretrained(value: str | Path | None) -> str | None:
+    """``None`` for no pretrained weights (also given as ``"none"``), else the tag or path as text."""
+    if value is None or str(value).strip().lower() == "none":
+        return None
+    return str(value)
+
+
+def parse_model_kwargs(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """``["hidden_dim=64", "dropout=0.1"] -> {"hidden_dim": 64, "dropout": 0.1}`` (YAML values).
+
+    Raises ``ValueError`` for an item that is not ``KEY=VALUE``.
+    """
+    kwargs: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"expected KEY=VALUE, got {item!r}")
+        kwargs[key.strip()] = yaml.safe_load(value)
+    return kwargs
+
+
 def _absolute(path: str | Path) -> str:
     return str(Path(path).expanduser().resolve())
 
@@ -182,4 +213,6 @@ def _normalise(name: str, value: Any) -> Any:
         return _absolute(value)
     if name == "precision":
         return normalize_precision(value)
+    if name == "pretrained":
+        return normalize_pretrained(value)
     return value

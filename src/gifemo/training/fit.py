@@ -95,18 +95,8 @@ def build_datamodule(config: TrainConfig, run_dir: Path, *, resume: bool, rank: 
     run = RunDir(run_dir)
     saved_split = run.split_file
     reuse = resume and saved_split.is_file()
-    datamodule = TrainingDataModule(
-        config.data,
-        size=config.size,
-        clip_len=config.clip_len,
-        batch_size=config.batch_size,
-        workers=config.workers,
-        seed=config.seed,
-        test_fraction=config.test_fraction,
-        val_fraction=config.val_fraction,
-        max_clips_per_gif=config.max_clips_per_gif,
-        augment=config.augment,
-        cache_dir=config.cache_dir,
+    datamodule = TrainingDataModule.from_config(
+        config,
         split_csv=saved_split if reuse else None,
         save_split=saved_split if rank == 0 else None,
         labels=read_labels(run_dir) if reuse and run.labels_file.is_file() else None,

@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader
 
 from gifemo.data.datamodule import GifDataModule
 from gifemo.data.dataset import EpochSampler
+from gifemo.training.config import TrainConfig
 
 
 class ShardedEpochSampler(EpochSampler):
@@ -53,6 +54,12 @@ class TrainingDataModule(GifDataModule):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._next_epoch = 0
+
+    @classmethod
+    def from_config(cls, config: TrainConfig, **options: Any) -> TrainingDataModule:
+        """The data pipeline of ``config`` (its :meth:`~TrainConfig.data_options`); ``options``
+        are the run's own (``split_csv``, ``save_split``, ``labels``, ``progress``)."""
+        return cls(config.data, **config.data_options(), **options)
 
     def prepare_data(self) -> None:
         # Training calls setup() itself first (it needs the label set to build the model).
