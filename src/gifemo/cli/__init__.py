@@ -1,8 +1,9 @@
 """The ``gifemo`` command line.
 
-Each command (or group) lives in its own module here and exposes ``register(app)``.
-Command modules import torch and friends inside the command functions, so that
-``gifemo --help`` answers instantly.
+Each command (or group) lives in a module named for it and exposes ``register(app)``; what the
+commands share (option types, TrainConfig from options, error exits) is in
+:mod:`gifemo.cli.options`. Command modules import torch and friends inside the command
+functions, so that ``gifemo --help`` answers instantly.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import typer
 
 from gifemo import __version__
-from gifemo.cli import data, doctor, frames, models, predict, reproduce, serve, train
+from gifemo.cli import data, demo, doctor, evaluate, export, frames, models, predict, reproduce, serve, train
 
 app = typer.Typer(
     name="gifemo",
@@ -36,7 +37,7 @@ def _root(
     """Emotion recognition in animated GIFs."""
 
 
-for _module in (frames, data, models, train, predict, serve, reproduce, doctor):
+for _module in (frames, data, models, train, evaluate, predict, export, serve, reproduce, demo, doctor):
     _module.register(app)
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import typer
 
+from gifemo.cli import options as opt
+
 gifgif_app = typer.Typer(
     help="GIFGIF (MIT Media Lab): rank GIFs from the public votes, then download them.",
     no_args_is_help=True,
@@ -30,14 +32,6 @@ def _console():
     from rich.console import Console
 
     return Console(stderr=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    # soft_wrap: keep paths and reasons on one line, whole for copy-paste and grep.
-    from rich.markup import escape
-
-    _console().print(f"[red]error:[/red] {escape(message)}", soft_wrap=True, highlight=False)
-    return typer.Exit(code=2)
 
 
 @gifgif_app.command("rank")
@@ -91,14 +85,12 @@ def rank(
         console=console, transient=True,
     ) as progress:
         task = progress.add_task(f"reading {comparisons.name}", total=None)
-        try:
+        with opt.exit_on_error(ValueError):
             data = read_comparisons(
                 comparisons,
                 metrics=config.emotions,
                 on_progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
-        except ValueError as error:
-            raise _fail(str(error)) from None
     read_s = time.perf_counter() - start
     console.print(
         f"read {data.n_rows:,} rows ({len(data.ids):,} GIFs) in {read_s:.1f} s: "
@@ -108,10 +100,8 @@ def rank(
            if data.skipped else "")
     )
     with console.status(f"scoring {len(config.emotions)} emotion(s) with {config.method}"):
-        try:
+        with opt.exit_on_error(ValueError):
             result = rank_comparisons(data, config)
-        except ValueError as error:
-            raise _fail(str(error)) from None
     write_manifest(result.rows, out)
     elapsed = time.perf_counter() - start
 
@@ -175,7 +165,7 @@ def download(
     )
 
     console = _console()
-    try:
+    with opt.exit_on_error(ValueError):
         entries = read_manifest(manifest)
         config = DownloadConfig(
             concurrency=concurrency, timeout_s=timeout, retries=retries, backoff_s=backoff,
@@ -184,8 +174,6 @@ def download(
         if from_tar is None and config.base_url is None:
             for entry in entries:
                 config.url_for(entry)  # every row needs a url before anything starts
-    except ValueError as error:
-        raise _fail(str(error)) from None
 
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -197,11 +185,9 @@ def download(
             progress.advance(task)
 
         if from_tar is not None:
-            try:
+            with opt.exit_on_error(ValueError):
                 report = extract_from_tar(entries, from_tar, out, max_bytes=config.max_bytes,
                                           on_result=advance)
-            except ValueError as error:
-                raise _fail(str(error)) from None
         else:
             report = download_gifs(entries, out, config=config, on_result=advance)
     manifest_path, report_path = write_dataset_files(out, report)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import typer
 
+from gifemo.cli import options as opt
+
 _DATA_HELP = "Folder of label folders (ROOT/<label>/*.gif) or CSV manifest (path,label[,split])."
 _LABELS_HELP = "Comma-separated label set, in class order (default: inferred from the dataset)."
 # Problems listed on screen per kind; the counts are always shown.
@@ -27,13 +29,10 @@ def _load(data: Path, labels: str | None):
     """Load the dataset, print what was left out (to stderr), exit 2 on unusable input."""
     from gifemo.data.sources import load_dataset
 
-    try:
+    with opt.exit_on_error():
         dataset = load_dataset(
             data, labels=[x.strip() for x in labels.split(",")] if labels else None
         )
-    except (FileNotFoundError, ValueError) as error:
-        _console(stderr=True).print(f"[red]error:[/red] {error}")
-        raise typer.Exit(code=2) from error
     _print_problems(dataset.problems.lines())
     return dataset
 
@@ -166,13 +165,10 @@ def split(
     from gifemo.data.split import make_split
 
     dataset = _load(data, labels)
-    try:
+    with opt.exit_on_error(ValueError):
         result = make_split(
             dataset, test_fraction=test_fraction, val_fraction=val_fraction, seed=seed
         )
-    except ValueError as error:
-        _console(stderr=True).print(f"[red]error:[/red] {error}")
-        raise typer.Exit(code=2) from error
     result.save(out)
     counts = result.counts()
     table = Table(title=f"split written to {out}")

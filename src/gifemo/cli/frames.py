@@ -1,21 +1,16 @@
 """``gifemo frames GIF OUT_DIR [--size 224]``: the paper's input step (section 3.1).
 
-Decodes an animated GIF (or WebP/APNG) into its composited frames and writes them in time order
-as ``000000.png``, ``000001.png``, ... (RGB), plus ``frames.json`` with the delays. Frames are
-decoded one at a time, so a long animation needs memory for one frame only.
+The frames go to ``OUT_DIR`` as numbered PNGs and ``frames.json``
+(:func:`gifemo.io.frame_files.extract_frames`); this command parses the options and prints.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 
 import typer
 
-FRAME_NAME = "{:06d}.png"
-_FRAME_FILE = re.compile(r"^\d{6}\.png$")
-MANIFEST_NAME = "frames.json"
+from gifemo.cli import options as opt
 
 
 def _parse_color(text: str) -> tuple[int, int, int]:
@@ -26,68 +21,6 @@ def _parse_color(text: str) -> tuple[int, int, int]:
     if len(values) != 3 or not all(0 <= v <= 255 for v in values):
         raise typer.BadParameter(f"expected R,G,B with each value in 0..255, got {text!r}")
     return values  # type: ignore[return-value]
-
-
-def extract_frames(
-    gif: Path,
-    out_dir: Path,
-    *,
-    size: int | None = None,
-    background: tuple[int, int, int] = (255, 255, 255),
-    strict: bool = True,
-    max_frames: int | None = None,
-    progress=None,
-) -> dict:
-    """Write the frames of ``gif`` as PNGs into ``out_dir`` and return the ``frames.json`` content.
-
-    Every file is written atomically and ``frames.json`` last, so a directory holding a
-    ``frames.json`` is complete. Numbered PNGs left by an earlier, longer extraction are removed.
-    Raises :class:`gifemo.io.GifError` (naming the file) for input that cannot be read.
-    """
-    from PIL import Image
-
-    from gifemo.atomic import atomic_write, atomic_write_text
-    from gifemo.io import iter_frames
-    from gifemo.preprocess import resize_frame
-
-    names, durations, effective = [], [], []
-    with iter_frames(gif, background=background, strict=strict, max_frames=max_frames) as frames:
-        task = (
-            progress.add_task(f"frames of {gif.name}", total=frames.n_frames) if progress else None
-        )
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for frame in frames:
-            image = frame.image if size is None else resize_frame(frame.image, size)
-            name = FRAME_NAME.format(frame.index)
-            with atomic_write(out_dir / name, "wb") as handle:
-                Image.fromarray(image, mode="RGB").save(handle, format="PNG")
-            names.append(name)
-            durations.append(frame.duration_ms)
-            effective.append(frame.effective_duration_ms)
-            if progress:
-                progress.advance(task)
-        manifest = {
-            "source": str(gif),
-            "format": frames.format,
-            "n_frames": len(names),
-            "original_width": frames.width,
-            "original_height": frames.height,
-            "width": size or frames.width,
-            "height": size or frames.height,
-            "size": size,
-            "background": list(background),
-            "frames": names,
-            "durations_ms": durations,
-            "effective_durations_ms": effective,
-            "truncated": frames.truncated,
-            "error": None if frames.error is None else frames.error.reason,
-        }
-    written = set(names)
-    for stale in out_dir.iterdir():
-        if _FRAME_FILE.match(stale.name) and stale.name not in written:
-            stale.unlink()
-    atomic_write_text(out_dir / MANIFEST_NAME, json.dumps(manifest, indent=2) + "\n")
-    return manifest
 
 
 def frames_command(
@@ -121,17 +54,19 @@ def frames_command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from gifemo.io import GifError
+    from gifemo.io.frame_files import MANIFEST_NAME, extract_frames
 
     color = _parse_color(background)
     console = Console(stderr=True, emoji=False, highlight=False, soft_wrap=True)
-    try:
+    with opt.exit_on_error(GifError, code=1):
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             console=console,
             transient=True,
-        ) as progress:
+        ) as bar:
+            task = bar.add_task(f"frames of {gif.name}", total=None)
             manifest = extract_frames(
                 gif,
                 out_dir,
@@ -139,11 +74,8 @@ def frames_command(
                 background=color,
                 strict=not lenient,
                 max_frames=max_frames,
-                progress=progress,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
-    except GifError as error:
-        console.print(f"[red]error:[/red] {escape(str(error))}")
-        raise typer.Exit(code=1) from None
     shape = f"{manifest['width']}x{manifest['height']}"
     if size is not None:
         shape = f"{manifest['original_width']}x{manifest['original_height']} -> {shape}"

@@ -10,6 +10,8 @@ import json
 
 import typer
 
+from gifemo.cli import options as opt
+
 models_app = typer.Typer(help="Model architectures: list them, inspect one.", no_args_is_help=True)
 
 
@@ -63,11 +65,8 @@ def info_command(
     """Metadata, parameters per part and GFLOPs per clip of one model."""
     from gifemo.models.complexity import model_stats
 
-    try:
+    with opt.exit_on_error(ValueError):
         stats = model_stats(name, clip_len=clip_len, sizes=tuple(size))
-    except ValueError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(code=2) from error
     from gifemo.models import model_info
 
     cfg = model_info(name).to_dict()

@@ -1,4 +1,4 @@
-"""``gifemo predict`` (emotions of GIFs) and ``gifemo export`` (a run to one ONNX file).
+"""``gifemo predict``: the emotions of GIFs (files, folders, stdin, URLs), their timelines.
 
 Exit codes of ``predict``: 0 when every input was predicted, 1 when at least one failed (the
 others are still printed; the failures are listed on stderr), 2 for a usage error (bad option,
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import typer
 
-from gifemo.cli import training_options as opt
+from gifemo.cli import options as opt
 
 
 class OutputFormat(str, Enum):
@@ -138,7 +138,7 @@ def predict_command(
         import torch
 
         torch.set_num_threads(threads)
-    try:
+    with opt.exit_on_error(prefix=f"cannot load model {model}: "):
         predictor = load(
             model,
             device=device,
@@ -153,9 +153,6 @@ def predict_command(
             max_download_bytes=int(max_download_mb * 1024 * 1024),
             download_timeout_s=timeout,
         )
-    except (ValueError, OSError) as error:
-        err.print(f"[red]error:[/red] cannot load model {escape(str(model))}: {escape(str(error))}")
-        raise typer.Exit(code=2) from None
 
     sources = expand_inputs(inputs)
     many = len(sources) > 1
@@ -216,48 +213,6 @@ def predict_command(
         raise typer.Exit(code=1)
 
 
-def export_command(
-    run: Path = typer.Argument(..., metavar="RUN_DIR", help="Run directory or .ckpt checkpoint to export."),
-    onnx: Path = typer.Option(..., "--onnx", metavar="FILE", help="The .onnx file to write."),
-    opset: int | None = typer.Option(None, "--opset", min=7, help="ONNX opset (default: the exporter's choice)."),
-    external_data: bool = typer.Option(
-        False, "--external-data", help="Weights in FILE.data beside FILE (keep the two together)."
-    ),
-    which: str = typer.Option("auto", "--checkpoint", help="For a run dir: auto (best if chosen on a validation split, else last), best or last."),
-    check: bool = typer.Option(True, "--check/--no-check", help="Compare onnxruntime with torch after export."),
-) -> None:
-    """Export a trained model to ONNX, with its labels and preprocessing in the file's metadata."""
-    from rich.console import Console
-    from rich.markup import escape
-
-    from gifemo.inference.export import ExportError, export_onnx
-
-    err = Console(stderr=True, emoji=False, highlight=False, soft_wrap=True)
-    if onnx.suffix.lower() != ".onnx":
-        err.print(f"[red]error:[/red] --onnx must name a .onnx file, got {escape(str(onnx))}")
-        raise typer.Exit(code=2)
-    try:
-        from gifemo.training.checkpoint import load_trained_model
-
-        trained = load_trained_model(run, which=which)
-    except (ValueError, OSError) as error:
-        err.print(f"[red]error:[/red] {escape(str(error))}")
-        raise typer.Exit(code=2) from None
-    with err.status(f"exporting {trained.model_name} to {onnx} ..."):
-        try:
-            result = export_onnx(trained, onnx, opset=opset, external_data=external_data, check=check)
-        except ExportError as error:
-            err.print(f"[red]error:[/red] {escape(str(error))}")
-            raise typer.Exit(code=1) from None
-    files = str(result.path) + (f" + {result.data_path}" if result.data_path else "")
-    checked = "" if result.max_abs_diff is None else f", max |torch - onnxruntime| = {result.max_abs_diff:.2g}"
-    err.print(escape(
-        f"wrote {files} (opset {result.opset}, input frames (B, {trained.preprocess.clip_len}, "
-        f"{trained.preprocess.size}, {trained.preprocess.size}, 3) uint8{checked})"
-    ))
-
-
 def register(app: typer.Typer) -> None:
-    """Add ``gifemo predict`` and ``gifemo export`` to ``app``."""
+    """Add ``gifemo predict`` to ``app``."""
     app.command("predict")(predict_command)
-    app.command("export")(export_command)

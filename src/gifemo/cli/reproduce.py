@@ -1,36 +1,12 @@
-"""``gifemo reproduce`` (the paper's experiments) and ``gifemo demo`` (the out-of-the-box demo)."""
+"""``gifemo reproduce``: the paper's experiments over several seeds, resumable."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
-from typing import Any
 
 import typer
 
-from gifemo.cli import training_options as opt
-
-
-def _quiet_lightning() -> None:
-    # Dozens of runs: Lightning's per-run banners (GPU available, tips, model summary) drown the
-    # plan's own progress lines. Warnings still show. Lightning sets its level when imported.
-    import lightning.pytorch  # noqa: F401
-
-    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
-def parse_per_model_kwargs(items: list[str] | None) -> dict[str, dict[str, Any]]:
-    """``["resnet_convgru:hidden_dim=64", "cnn_lstm:hidden_size=128"]`` -> kwargs per model."""
-    from gifemo.cli.train import parse_model_kwargs
-
-    kwargs: dict[str, dict[str, Any]] = {}
-    for item in items or []:
-        model, sep, rest = item.partition(":")
-        if not sep or not model.strip():
-            raise typer.BadParameter(f"expected MODEL:KEY=VALUE, got {item!r}", param_hint="--model-kwargs")
-        kwargs.setdefault(model.strip(), {}).update(parse_model_kwargs([rest]) or {})
-    return kwargs
+from gifemo.cli import options as opt
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -38,7 +14,7 @@ def _names(text: str) -> tuple[str, ...]:
 
 
 def reproduce_command(
-    data: Path = typer.Argument(..., help="Dataset folder (ROOT/<label>/*.gif) or CSV manifest."),
+    data: Path = typer.Argument(..., help=opt.DATA_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="Results directory (runs/, results.md, CSVs, plots)."),
     models: str = typer.Option(
         "resnet_convgru,vgg_convgru,resnet3d,cnn_lstm,c3d", help="Comma-separated models (Table 4)."
@@ -80,7 +56,9 @@ def reproduce_command(
 
     Example (CPU scale): `gifemo reproduce data/synth --out results --size 48 --epochs 4`
     """
+    params = locals()  # every parameter named after a TrainConfig field is that field
     from gifemo.experiments.reproduce import (
+        PER_RUN_FIELDS,
         ReproduceConfig,
         describe_plan,
         parse_int_list,
@@ -88,14 +66,8 @@ def reproduce_command(
     )
     from gifemo.experiments.results import write_results
 
-    training = {
-        "size": size, "epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
-        "precision": precision, "max_clips_per_gif": max_clips_per_gif, "workers": workers, "val_every": val_every,
-        "devices": devices, "accelerator": accelerator, "augment": augment,
-        "pretrained": None if pretrained is None or pretrained.lower() == "none" else pretrained,
-        "cache_dir": str(cache_dir) if cache_dir is not None else None,
-    }
-    try:
+    per_model_kwargs = opt.model_kwargs_option(model_kwargs, per_model=True) or {}
+    with opt.exit_on_error():
         config = ReproduceConfig(
             data=str(data),
             out=str(out),
@@ -103,8 +75,8 @@ def reproduce_command(
             seeds=parse_int_list(seeds, name="--seeds"),
             clip_lens=parse_int_list(clip_lens, name="--clip-lens"),
             experiments=_names(experiments),
-            model_kwargs=parse_per_model_kwargs(model_kwargs),
-            training={k: v for k, v in training.items() if v is not None},
+            model_kwargs=per_model_kwargs,
+            training=opt.training_settings(params, exclude=PER_RUN_FIELDS),
             ood_data=str(ood_data) if ood_data is not None else None,
         )
         if plan:
@@ -116,42 +88,13 @@ def reproduce_command(
                                  ood_data=config.ood_data)
             typer.echo(f"results: {path}")
             return
-        _quiet_lightning()
+        opt.quiet_lightning()
         outcome = run_plan(config, progress=progress, echo=typer.echo)
-    except (ValueError, FileNotFoundError) as error:
-        opt.fail(error)
     if outcome.failed:
         typer.secho(f"{len(outcome.failed)} run(s) failed: {', '.join(outcome.failed)}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=1)
 
 
-def demo_command(
-    out: Path = typer.Option(Path("demo"), "--out", "-o", help="Where every output of the demo goes."),
-    per_class: int | None = typer.Option(None, help="Synthetic GIFs per class. [the demo's default]"),
-    size: int | None = typer.Option(None, help="Training frame side in pixels. [the demo's default]"),
-    epochs: int | None = typer.Option(None, help="Training epochs. [the demo's default]"),
-    ood_data: Path | None = typer.Option(
-        None, "--ood-data", help="Real GIFs for the out-of-domain check. [../shared/data/noto-emoji-7 if present]"
-    ),
-) -> None:
-    """The out-of-the-box demo: synthesise a dataset, train ResNet-ConvGRU on the CPU, evaluate, predict.
-
-    Re-running it reuses what is done (the dataset, a finished training run).
-    """
-    from gifemo.demo import DemoConfig, run_demo
-
-    overrides = {"per_class": per_class, "size": size, "epochs": epochs}
-    try:
-        config = DemoConfig(out=str(out), **{k: v for k, v in overrides.items() if v is not None})
-        if ood_data is not None:
-            config.ood_data = str(ood_data)
-        _quiet_lightning()
-        run_demo(config)
-    except (ValueError, FileNotFoundError) as error:
-        opt.fail(error)
-
-
 def register(app: typer.Typer) -> None:
-    """Add ``reproduce`` and ``demo`` to ``app``."""
+    """Add ``reproduce`` to ``app``."""
     app.command("reproduce")(reproduce_command)
-    app.command("demo")(demo_command)

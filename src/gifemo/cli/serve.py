@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from gifemo.cli import training_options as opt
+from gifemo.cli import options as opt
 
 
 def serve_command(
@@ -65,7 +65,7 @@ def serve_command(
     err = Console(stderr=True, emoji=False, highlight=False, soft_wrap=True)
     # Workers share the cores: without this, each one's torch/onnxruntime would use all of them.
     threads = threads or max(1, (os.cpu_count() or 1) // workers)
-    try:
+    with opt.exit_on_error(prefix=f"cannot load model {model}: "):
         settings = ServeSettings(
             max_upload_bytes=int(max_upload_mb * 1024 * 1024),
             max_frames=max_frames,
@@ -86,9 +86,6 @@ def serve_command(
             precision=precision,
             num_threads=threads if is_onnx else None,
         )
-    except (ValueError, OSError) as error:
-        err.print(f"[red]error:[/red] cannot load model {escape(str(model))}: {escape(str(error))}")
-        raise typer.Exit(code=2) from None
     err.print(
         escape(f"gifemo: serving {predictor.info.name} from {model} on http://{host}:{port}/")
     )
