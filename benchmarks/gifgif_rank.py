@@ -19,7 +19,9 @@ from pathlib import Path
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=1_100_000)
     parser.add_argument("--gifs", type=int, default=6170)
     parser.add_argument("--top", type=int, default=300)
@@ -41,12 +43,26 @@ def main() -> None:
         truth = simulate_comparisons(
             path, n_gifs=args.gifs, n_rows=args.rows, corrupt_rate=0.001, seed=0
         )
-        print(f"generated {truth.n_rows:,} rows, {args.gifs:,} GIFs, 17 metrics "
-              f"({path.stat().st_size / 2**20:.1f} MiB gzip) in {time.perf_counter() - t0:.1f} s")
+        print(
+            f"generated {truth.n_rows:,} rows, {args.gifs:,} GIFs, 17 metrics "
+            f"({path.stat().st_size / 2**20:.1f} MiB gzip) in {time.perf_counter() - t0:.1f} s"
+        )
         for emotions in ("all", ",".join(DEFAULT_EMOTIONS)):
             out = Path(tmp) / "manifest.csv"
-            argv = ["data", "gifgif", "rank", str(path), "--out", str(out), "--top", str(args.top),
-                    "--emotions", emotions, "--method", args.method]
+            argv = [
+                "data",
+                "gifgif",
+                "rank",
+                str(path),
+                "--out",
+                str(out),
+                "--top",
+                str(args.top),
+                "--emotions",
+                emotions,
+                "--method",
+                args.method,
+            ]
             t0 = time.perf_counter()
             app(argv, standalone_mode=False)
             seconds = time.perf_counter() - t0
@@ -66,8 +82,10 @@ def main() -> None:
             scores = score_metric(data.votes[metric], len(data.ids), method=args.method, alpha=0.5)
             own = order[select_top({metric: scores}, top=args.top)[metric]]
             kept = [ids[r["id"]] for r in rows if r["label"] == gifgif_label(metric)]
-            print(f"  {metric:13s} {len(true_top.intersection(own.tolist())):3d} / "
-                  f"{len(true_top.intersection(kept)):3d}")
+            print(
+                f"  {metric:13s} {len(true_top.intersection(own.tolist())):3d} / "
+                f"{len(true_top.intersection(kept)):3d}"
+            )
 
 
 if __name__ == "__main__":

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import torch
 
+from gifemo.hardware import benchmark_header
 from gifemo.models import list_models
 from gifemo.models.complexity import model_stats
-from gifemo.hardware import benchmark_header
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_step import time_steps

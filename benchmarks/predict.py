@@ -36,8 +36,12 @@ def untrained_paper_model(size: int):
 
     spec = ModelSpec("resnet_convgru", {}, PAPER_EMOTIONS, PreprocessConfig(size=size, clip_len=4))
     return TrainedModel(
-        model=spec.build().eval(), labels=spec.labels, preprocess=spec.preprocess,
-        model_name=spec.model_name, model_kwargs={}, checkpoint_path=Path("<untrained>"),
+        model=spec.build().eval(),
+        labels=spec.labels,
+        preprocess=spec.preprocess,
+        model_name=spec.model_name,
+        model_kwargs={},
+        checkpoint_path=Path("<untrained>"),
     )
 
 
@@ -63,7 +67,9 @@ def time_backend(name, predictor, gifs, prepared, batch_size, latency_gifs, refe
     latencies.sort()
     p95 = latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))]
     diff = max(
-        abs(r.intensities[k] - ref.intensities[k]) for r, ref in zip(results, reference or results) for k in r.labels
+        abs(r.intensities[k] - ref.intensities[k])
+        for r, ref in zip(results, reference or results)
+        for k in r.labels
     )
     return {
         "backend": name,
@@ -77,10 +83,18 @@ def time_backend(name, predictor, gifs, prepared, batch_size, latency_gifs, refe
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--model", type=Path, help="Run dir or .ckpt (default: untrained paper model).")
-    parser.add_argument("--gifs", type=Path, default=NOTO, help="Folder of GIFs (default: noto-emoji-7).")
-    parser.add_argument("--limit", type=int, default=16, help="Use the first N GIFs (sorted by path).")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument(
+        "--model", type=Path, help="Run dir or .ckpt (default: untrained paper model)."
+    )
+    parser.add_argument(
+        "--gifs", type=Path, default=NOTO, help="Folder of GIFs (default: noto-emoji-7)."
+    )
+    parser.add_argument(
+        "--limit", type=int, default=16, help="Use the first N GIFs (sorted by path)."
+    )
     parser.add_argument("--size", type=int, default=224, help="Frame size of the untrained model.")
     parser.add_argument("--threads", type=int, default=None, help="torch and onnxruntime threads.")
     parser.add_argument("--batch-size", type=int, default=32)
@@ -92,10 +106,10 @@ def main() -> None:
     import torch
 
     import gifemo
+    from gifemo.hardware import benchmark_header
     from gifemo.inference.export import export_onnx
     from gifemo.inference.inputs import find_media_files
     from gifemo.training.checkpoint import load_trained_model
-    from gifemo.hardware import benchmark_header
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -114,30 +128,62 @@ def main() -> None:
     n_clips = sum(len(p.clips) for p in prepared)
     n_frames = sum(len(p.frames) for p in prepared)
 
-    rows = [time_backend("torch eager fp32", eager, gifs, prepared, args.batch_size, args.latency_gifs, None)]
+    rows = [
+        time_backend(
+            "torch eager fp32", eager, gifs, prepared, args.batch_size, args.latency_gifs, None
+        )
+    ]
     reference = rows[0]["results"]
     # A copy: channels-last conversion and device moves change the model in place.
     fast = gifemo.load(copy.deepcopy(trained), precision="bf16", channels_last=True, **options)
-    rows.append(time_backend("torch channels_last + bf16", fast, gifs, prepared, args.batch_size, args.latency_gifs, reference))
+    rows.append(
+        time_backend(
+            "torch channels_last + bf16",
+            fast,
+            gifs,
+            prepared,
+            args.batch_size,
+            args.latency_gifs,
+            reference,
+        )
+    )
     if args.device == "cpu":
         with tempfile.TemporaryDirectory() as tmp:
             exported = export_onnx(trained, Path(tmp) / "model.onnx")
             ort = gifemo.load(exported.path, batch_size=args.batch_size, num_threads=threads)
-            rows.append(time_backend("onnxruntime fp32", ort, gifs, prepared, args.batch_size, args.latency_gifs, reference))
+            rows.append(
+                time_backend(
+                    "onnxruntime fp32",
+                    ort,
+                    gifs,
+                    prepared,
+                    args.batch_size,
+                    args.latency_gifs,
+                    reference,
+                )
+            )
 
     print(benchmark_header(args.device))
     print(f"{threads} threads (torch and onnxruntime)")
-    print(f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}; model {trained.model_name} "
-          f"at {size} px, clip {trained.preprocess.clip_len}, batch {args.batch_size}")
-    print(f"{len(gifs)} GIFs from {args.gifs}: {n_frames} frames, {n_clips} clips; "
-          f"decode + resize only: {len(gifs) / decode_s:.2f} GIFs/s")
+    print(
+        f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}; model {trained.model_name} "
+        f"at {size} px, clip {trained.preprocess.clip_len}, batch {args.batch_size}"
+    )
+    print(
+        f"{len(gifs)} GIFs from {args.gifs}: {n_frames} frames, {n_clips} clips; "
+        f"decode + resize only: {len(gifs) / decode_s:.2f} GIFs/s"
+    )
     print()
-    header = f"{'backend':<28} {'GIFs/s':>8} {'clips/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'max |dp|':>9}"
+    header = (
+        f"{'backend':<28} {'GIFs/s':>8} {'clips/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'max |dp|':>9}"
+    )
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r['backend']:<28} {r['gifs_per_s']:>8.2f} {r['clips_per_s']:>8.1f} {r['p50_ms']:>8.0f} "
-              f"{r['p95_ms']:>8.0f} {r['max_diff']:>9.1e}")
+        print(
+            f"{r['backend']:<28} {r['gifs_per_s']:>8.2f} {r['clips_per_s']:>8.1f} {r['p50_ms']:>8.0f} "
+            f"{r['p95_ms']:>8.0f} {r['max_diff']:>9.1e}"
+        )
 
 
 if __name__ == "__main__":

@@ -23,8 +23,18 @@ class CountingTrain:
 
 def tiny(out: Path, ood: Path, **changes) -> DemoConfig:
     values = dict(
-        out=str(out), per_class=3, gif_size=48, synth_workers=1, size=32, epochs=1, batch_size=8,
-        max_clips_per_gif=1, model_kwargs=dict(SMALL_CONVGRU), n_predict=3, ood_data=str(ood), progress=False,
+        out=str(out),
+        per_class=3,
+        gif_size=48,
+        synth_workers=1,
+        size=32,
+        epochs=1,
+        batch_size=8,
+        max_clips_per_gif=1,
+        model_kwargs=dict(SMALL_CONVGRU),
+        n_predict=3,
+        ood_data=str(ood),
+        progress=False,
     )
     values.update(changes)
     return DemoConfig(**values)

@@ -24,7 +24,9 @@ __all__ = ["local_server", "make_tree", "tiny_run", "tiny_trained_model", "write
 _SESSION: dict[str, Any] = {}
 
 
-def tiny_trained_model(model_name: str = "resnet_convgru", *, size: int = 32, seed: int = 0, **kwargs):
+def tiny_trained_model(
+    model_name: str = "resnet_convgru", *, size: int = 32, seed: int = 0, **kwargs
+):
     """A seeded, untrained model as a :class:`~gifemo.training.checkpoint.TrainedModel`.
 
     The paper's model gets the small ConvGRU of the training tests unless ``kwargs`` say otherwise.
@@ -67,9 +69,29 @@ def tiny_run(base: Path) -> Path:
         make_tree(data, {label: [3 + i, 5 + i, 9] for i, label in enumerate(PAPER_EMOTIONS)})
         run_dir = base / "run"
         args = [
-            "train", str(data), "--out", str(run_dir), "--model", "resnet_convgru", "--size", "32",
-            "--epochs", "1", "--batch-size", "8", "--workers", "0", "--max-clips-per-gif", "2",
-            "--accelerator", "cpu", "--cache-dir", str(base / "cache"), "--seed", "3", "--no-progress",
+            "train",
+            str(data),
+            "--out",
+            str(run_dir),
+            "--model",
+            "resnet_convgru",
+            "--size",
+            "32",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--workers",
+            "0",
+            "--max-clips-per-gif",
+            "2",
+            "--accelerator",
+            "cpu",
+            "--cache-dir",
+            str(base / "cache"),
+            "--seed",
+            "3",
+            "--no-progress",
         ]
         for key, value in SMALL_CONVGRU.items():
             args += ["--model-kwargs", f"{key}={value}"]
@@ -131,7 +153,9 @@ def local_server(routes: dict[str, Route], host: str = "127.0.0.1") -> Iterator[
 
     server = http.server.ThreadingHTTPServer((host, 0), Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://{host}:{server.server_port}"

@@ -75,7 +75,10 @@ def imported_modules(name: str, tree: ast.AST, modules: Mapping[str, Path]) -> s
         elif isinstance(node, ast.ImportFrom):
             if node.level:  # relative: resolve against this module's package
                 package = name.split(".") if is_package(modules, name) else name.split(".")[:-1]
-                base = ".".join(package[: len(package) - node.level + 1] + ([node.module] if node.module else []))
+                base = ".".join(
+                    package[: len(package) - node.level + 1]
+                    + ([node.module] if node.module else [])
+                )
             else:
                 base = node.module or ""
             if base.split(".")[0] != PACKAGE:
@@ -100,7 +103,9 @@ def _known(dotted: str, modules: Mapping[str, Path]) -> str:
 def import_graph(src: Path = SRC) -> dict[str, set[str]]:
     modules = module_files(src)
     return {
-        name: imported_modules(name, ast.parse(path.read_text(encoding="utf-8"), str(path)), modules)
+        name: imported_modules(
+            name, ast.parse(path.read_text(encoding="utf-8"), str(path)), modules
+        )
         for name, path in modules.items()
     }
 
@@ -132,7 +137,9 @@ def layer_rank(module: str) -> int:
     if parts == [PACKAGE]:
         return FACADE_RANK
     if parts[1] not in LAYERS:
-        raise AssertionError(f"{module}: in no layer; add gifemo.{parts[1]} to LAYERS (and docs/architecture.md)")
+        raise AssertionError(
+            f"{module}: in no layer; add gifemo.{parts[1]} to LAYERS (and docs/architecture.md)"
+        )
     return LAYERS[parts[1]]
 
 
@@ -181,9 +188,14 @@ def test_find_cycle_finds_a_cycle_and_only_a_cycle():
 
 
 def test_upward_edges_names_the_offending_import():
-    fake = {"gifemo.training.fit": {"gifemo.evaluation.evaluate"}, "gifemo.evaluation.evaluate": set()}
+    fake = {
+        "gifemo.training.fit": {"gifemo.evaluation.evaluate"},
+        "gifemo.evaluation.evaluate": set(),
+    }
     (edge,) = upward_edges(fake)
-    assert edge.startswith("gifemo.training.fit (layer 4) imports gifemo.evaluation.evaluate (layer 5)")
+    assert edge.startswith(
+        "gifemo.training.fit (layer 4) imports gifemo.evaluation.evaluate (layer 5)"
+    )
 
 
 def test_edges_come_from_every_kind_of_import(tmp_path):
@@ -192,10 +204,10 @@ def test_edges_come_from_every_kind_of_import(tmp_path):
     for name in ("__init__.py", "a.py", "b.py", "sub/__init__.py", "sub/c.py"):
         (root / name).write_text("")
     (root / "sub" / "c.py").write_text(
-        "from gifemo import a\n"               # a submodule named in `from package import`
-        "from gifemo.sub import helper\n"      # a name of the own package: an ancestor, ignored
+        "from gifemo import a\n"  # a submodule named in `from package import`
+        "from gifemo.sub import helper\n"  # a name of the own package: an ancestor, ignored
         "def f():\n"
-        "    import gifemo.b.thing\n"          # lazy, and a dotted name inside a module
-        "    from .. import b\n"               # relative
+        "    import gifemo.b.thing\n"  # lazy, and a dotted name inside a module
+        "    from .. import b\n"  # relative
     )
     assert import_graph(tmp_path)["gifemo.sub.c"] == {"gifemo.a", "gifemo.b"}

@@ -82,7 +82,9 @@ def test_failed_checkpoint_during_training_leaves_last_good_checkpoint(run, tmp_
     run_dir, _ = run
     copy = tmp_path / "run"
     shutil.copytree(run_dir, copy)
-    before = {name: (copy / "checkpoints" / name).read_bytes() for name in ("last.ckpt", "best.ckpt")}
+    before = {
+        name: (copy / "checkpoints" / name).read_bytes() for name in ("last.ckpt", "best.ckpt")
+    }
     epochs_done = load_trained_model(copy, which="last").metadata["epochs_done"]
 
     # Resume for one more epoch; its checkpoint fails while being serialised.
@@ -134,12 +136,20 @@ def test_run_dir_resolves_to_last_unless_best_was_chosen_on_a_validation_split(r
     assert TrainConfig.load(run_dir / "config.yaml").val_fraction == 0
     assert find_checkpoint(run_dir) == run_dir / "checkpoints" / "last.ckpt"
     assert load_trained_model(run_dir).checkpoint_path == run_dir / "checkpoints" / "last.ckpt"
-    assert load_trained_model(run_dir, which="best").checkpoint_path == run_dir / "checkpoints" / "best.ckpt"
+    assert (
+        load_trained_model(run_dir, which="best").checkpoint_path
+        == run_dir / "checkpoints" / "best.ckpt"
+    )
     with_val = tmp_path / "with_val"
     shutil.copytree(run_dir / "checkpoints", with_val / "checkpoints")
-    TrainConfig.load(run_dir / "config.yaml").replace(val_fraction=0.1).save(with_val / "config.yaml")
+    TrainConfig.load(run_dir / "config.yaml").replace(val_fraction=0.1).save(
+        with_val / "config.yaml"
+    )
     assert find_checkpoint(with_val) == with_val / "checkpoints" / "best.ckpt"
-    assert load_trained_model(with_val, which="last").checkpoint_path == with_val / "checkpoints" / "last.ckpt"
+    assert (
+        load_trained_model(with_val, which="last").checkpoint_path
+        == with_val / "checkpoints" / "last.ckpt"
+    )
     last_only = tmp_path / "run"
     (last_only / "checkpoints").mkdir(parents=True)
     shutil.copy(run_dir / "checkpoints" / "last.ckpt", last_only / "checkpoints" / "last.ckpt")
@@ -156,7 +166,9 @@ def test_unusable_checkpoints_give_errors_naming_the_file(tmp_path):
 
     foreign = tmp_path / "foreign.ckpt"
     torch.save({"state_dict": {}}, foreign)
-    with pytest.raises(CheckpointError, match=f"foreign.ckpt: not a gifemo checkpoint .*{CHECKPOINT_KEY}"):
+    with pytest.raises(
+        CheckpointError, match=f"foreign.ckpt: not a gifemo checkpoint .*{CHECKPOINT_KEY}"
+    ):
         load_trained_model(foreign)
 
     garbage = tmp_path / "garbage.ckpt"
@@ -171,7 +183,9 @@ def test_weights_that_do_not_fit_the_architecture_are_refused(run, tmp_path):
     checkpoint[CHECKPOINT_KEY]["model_kwargs"]["hidden_dim"] = 24
     edited = tmp_path / "edited.ckpt"
     torch.save(checkpoint, edited)
-    with pytest.raises(CheckpointError, match="edited.ckpt: weights do not match model 'resnet_convgru'"):
+    with pytest.raises(
+        CheckpointError, match="edited.ckpt: weights do not match model 'resnet_convgru'"
+    ):
         load_trained_model(edited)
 
 
@@ -181,7 +195,12 @@ def test_a_moved_run_keeps_its_best_score_on_resume(tmp_path):
     from gifemo.training.callbacks import RunCheckpoint
 
     def callback(cls, run):
-        return cls(dirpath=tmp_path / run / "checkpoints", filename="best", monitor="val/gif_acc", mode="max")
+        return cls(
+            dirpath=tmp_path / run / "checkpoints",
+            filename="best",
+            monitor="val/gif_acc",
+            mode="max",
+        )
 
     old = callback(RunCheckpoint, "a")
     path = str(tmp_path / "a" / "checkpoints" / "best.ckpt")

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gif_builder import scenarios
 from PIL import Image
 from typer.testing import CliRunner
 
-from gif_builder import scenarios
 from gifemo.cli import app
 from gifemo.io import probe, read_gif
 from gifemo.preprocess import resize_frame

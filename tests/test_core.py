@@ -25,7 +25,15 @@ from gifemo.preprocess import (
 
 
 def test_paper_label_order_and_gifgif_mapping():
-    assert PAPER_EMOTIONS == ("happiness", "like", "surprise", "sadness", "anger", "disgust", "fear")
+    assert PAPER_EMOTIONS == (
+        "happiness",
+        "like",
+        "surprise",
+        "sadness",
+        "anger",
+        "disgust",
+        "fear",
+    )
     assert len(GIFGIF_EMOTIONS) == 17
     assert set(GIFGIF_TO_PAPER) <= set(GIFGIF_EMOTIONS)
     assert sorted(GIFGIF_TO_PAPER.values()) == sorted(PAPER_EMOTIONS)
@@ -34,7 +42,12 @@ def test_paper_label_order_and_gifgif_mapping():
 
 @pytest.mark.parametrize(
     "labels, message",
-    [(["a"], "at least two"), (["a", "b", "a"], "duplicate"), (["a", "b/c"], "invalid"), (["a", ""], "invalid")],
+    [
+        (["a"], "at least two"),
+        (["a", "b", "a"], "duplicate"),
+        (["a", "b/c"], "invalid"),
+        (["a", ""], "invalid"),
+    ],
 )
 def test_bad_label_sets_are_refused(labels, message):
     with pytest.raises(ValueError, match=message):
@@ -81,7 +94,9 @@ def test_atomic_write_gives_the_mode_of_a_plain_open(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "report.md").stat().st_mode) == 0o640
-    assert stat.S_IMODE((tmp_path / "report.md").stat().st_mode) == stat.S_IMODE((tmp_path / "plain.md").stat().st_mode)
+    assert stat.S_IMODE((tmp_path / "report.md").stat().st_mode) == stat.S_IMODE(
+        (tmp_path / "plain.md").stat().st_mode
+    )
 
 
 def test_atomic_write_refuses_read_mode(tmp_path):
@@ -126,6 +141,7 @@ def test_normalize_clip_layout_and_values():
 def test_cli_help_is_fast_to_import():
     """`gifemo --help` must not import torch (it is the first thing a user types)."""
     code = "import sys, gifemo.cli; print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ})
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**os.environ}
+    )
     assert out.stdout.strip() == "False"

@@ -13,8 +13,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from gifemo.cli import app
-from gifemo.data.sources import load_dataset
 from gifemo.data.frame_counts import compute_stats, histogram_edges, plot_frame_histogram
+from gifemo.data.sources import load_dataset
 
 LAYOUT = {"happiness": [2, 7, 12], "surprise": [4], "fear": [3, 25]}
 

@@ -37,11 +37,17 @@ def test_demo_predicts_test_gifs_with_timelines_and_an_annotated_gif(demo_run):
     config, result, text, _ = demo_run
     out = Path(config.out)
     records = json.loads((out / "predictions" / "predictions.json").read_text())
-    test_side = {row.split(",")[0] for row in (out / "run" / "split.csv").read_text().splitlines() if ",test," in row}
+    test_side = {
+        row.split(",")[0]
+        for row in (out / "run" / "split.csv").read_text().splitlines()
+        if ",test," in row
+    }
     assert len(records) == 3
     for record in records:
         source = Path(record["source"])
-        assert f"{source.parent.name}/{source.name}" in test_side  # only GIFs the model did not train on
+        assert (
+            f"{source.parent.name}/{source.name}" in test_side
+        )  # only GIFs the model did not train on
         assert record["true_label"] == source.parent.name
         assert sum(record["intensities"].values()) == pytest.approx(1.0, abs=1e-5)
         assert (out / "predictions" / f"{source.stem}.timeline.png").is_file()
@@ -63,8 +69,12 @@ def test_demo_evaluates_out_of_domain(demo_run):
 def test_running_the_demo_again_reuses_the_dataset_and_the_finished_run(demo_run):
     config, _, _, _ = demo_run
     out = Path(config.out)
-    watched = [out / "data" / "labels.csv", *sorted((out / "data").glob("*/*.gif")), out / "run" / "report.json",
-               out / "run" / "checkpoints" / "last.ckpt"]
+    watched = [
+        out / "data" / "labels.csv",
+        *sorted((out / "data").glob("*/*.gif")),
+        out / "run" / "report.json",
+        out / "run" / "checkpoints" / "last.ckpt",
+    ]
     before = [p.stat().st_mtime_ns for p in watched]
     console, buffer = capture()
     counter = CountingTrain()
@@ -81,6 +91,10 @@ def test_running_the_demo_again_reuses_the_dataset_and_the_finished_run(demo_run
 def test_make_demo_runs_the_demo_command():
     # --no-print-directory: under CI, make runs nested and would add "Entering directory" lines.
     result = subprocess.run(
-        ["make", "--no-print-directory", "-n", "demo"], cwd=REPO, capture_output=True, text=True, check=True
+        ["make", "--no-print-directory", "-n", "demo"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert result.stdout.strip().splitlines()[-1].endswith("gifemo demo --out demo")

@@ -33,7 +33,9 @@ def test_pool_clips_averages_the_probabilities_of_each_gif():
     targets = torch.tensor([0, 1, 0, 0, 1])
     ids, gif_probs, gif_targets, n_clips, clip_correct = pool_clips(gif_index, probs, targets)
     assert ids.tolist() == [3, 7]
-    torch.testing.assert_close(gif_probs, torch.tensor([[0.4, 0.6], [0.6, 0.4]], dtype=torch.float64))
+    torch.testing.assert_close(
+        gif_probs, torch.tensor([[0.4, 0.6], [0.6, 0.4]], dtype=torch.float64)
+    )
     assert gif_targets.tolist() == [1, 0]
     assert n_clips.tolist() == [2, 3]
     # GIF 3: clip [0.2, 0.8] right, [0.6, 0.4] wrong; GIF 7: 0.9 right, 0.6 wrong, (0.5, 0.5) -> class 0 right.
@@ -60,7 +62,11 @@ def test_metrics_of_a_hand_checked_example():
     per = {row["label"]: row for row in m["per_class"]}
     assert (per["a"]["precision"], per["a"]["recall"]) == (1.0, pytest.approx(2 / 3))
     assert (per["b"]["precision"], per["b"]["recall"]) == (0.5, 0.5)
-    assert (per["c"]["precision"], per["c"]["recall"], per["c"]["f1"]) == (0.5, 1.0, pytest.approx(2 / 3))
+    assert (per["c"]["precision"], per["c"]["recall"], per["c"]["f1"]) == (
+        0.5,
+        1.0,
+        pytest.approx(2 / 3),
+    )
     assert [row["support"] for row in m["per_class"]] == [3, 2, 1]
     assert m["macro"]["precision"] == pytest.approx((1 + 0.5 + 0.5) / 3)
     assert m["weighted"]["recall"] == pytest.approx(4 / 6)  # weighted recall is accuracy
@@ -81,8 +87,12 @@ def test_bootstrap_interval_is_seeded_and_brackets_the_accuracy():
 def test_predictions_csv_round_trips_exactly(tmp_path):
     predictions = _predictions([0, 1, 2, 2], [0, 2, 2, 1])
     predictions = GifPredictions(
-        predictions.labels, predictions.paths, predictions.targets,
-        np.random.default_rng(0).dirichlet(np.ones(3), size=4), predictions.n_clips, predictions.clip_correct,
+        predictions.labels,
+        predictions.paths,
+        predictions.targets,
+        np.random.default_rng(0).dirichlet(np.ones(3), size=4),
+        predictions.n_clips,
+        predictions.clip_correct,
     )
     loaded = GifPredictions.load(predictions.save(tmp_path / "predictions.csv"))
     assert loaded.labels == predictions.labels and loaded.paths == predictions.paths
@@ -117,15 +127,24 @@ def test_report_agrees_with_a_direct_computation_from_predictions_csv(run):
     assert m["accuracy"]["ci_low"] <= m["accuracy"]["value"] <= m["accuracy"]["ci_high"]
     clips = sum(int(r["n_clips"]) for r in rows)
     assert m["clip_accuracy"] == pytest.approx(sum(int(r["clip_correct"]) for r in rows) / clips)
-    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=range(len(labels)), zero_division=0)
+    p, r, f, s = precision_recall_fscore_support(
+        y_true, y_pred, labels=range(len(labels)), zero_division=0
+    )
     for i, row in enumerate(m["per_class"]):
-        assert (row["precision"], row["recall"], row["f1"], row["support"]) == pytest.approx((p[i], r[i], f[i], s[i]))
+        assert (row["precision"], row["recall"], row["f1"], row["support"]) == pytest.approx(
+            (p[i], r[i], f[i], s[i])
+        )
     for average in ("macro", "weighted"):
         p, r, f, _ = precision_recall_fscore_support(
             y_true, y_pred, labels=range(len(labels)), average=average, zero_division=0
         )
-        assert (m[average]["precision"], m[average]["recall"], m[average]["f1"]) == pytest.approx((p, r, f))
-    assert m["confusion_matrix"] == confusion_matrix(y_true, y_pred, labels=range(len(labels))).tolist()
+        assert (m[average]["precision"], m[average]["recall"], m[average]["f1"]) == pytest.approx(
+            (p, r, f)
+        )
+    assert (
+        m["confusion_matrix"]
+        == confusion_matrix(y_true, y_pred, labels=range(len(labels))).tolist()
+    )
 
     md = (run_dir / "report.md").read_text()
     assert "| Label | Precision | Recall | F1 score | Support |" in md
@@ -144,7 +163,9 @@ def test_report_matches_the_validation_of_the_same_checkpoint(run):
     run_dir, _ = run
     report = json.loads((run_dir / "report.json").read_text())
     validated = report["context"]["checkpoint_metrics"]
-    assert report["metrics"]["accuracy"]["value"] == pytest.approx(validated["val/gif_acc"], abs=1e-6)
+    assert report["metrics"]["accuracy"]["value"] == pytest.approx(
+        validated["val/gif_acc"], abs=1e-6
+    )
     assert report["metrics"]["clip_accuracy"] == pytest.approx(validated["val/clip_acc"], abs=1e-6)
     assert report["metrics"]["n_clips"] == validated["val/n_clips"]
 
@@ -163,7 +184,9 @@ def test_gif_probabilities_are_the_mean_of_its_clip_probabilities(run):
     dataset = load_dataset(config.data, labels=trained.labels)
     gif_id = next(i for i, r in enumerate(dataset.records) if r.rel_path == row["path"])
     cache = build_cache(dataset, size=64, cache_dir=config.cache_dir, progress=False)
-    clips = ClipDataset(cache, [gif_id], preprocess=trained.preprocess, train=False, seed=config.seed)
+    clips = ClipDataset(
+        cache, [gif_id], preprocess=trained.preprocess, train=False, seed=config.seed
+    )
     batch = torch.stack([clips[i][0] for i in range(len(clips))])
     dtype = autocast_dtype(config.precision)  # the report was computed in the run's precision
     with torch.inference_mode(), torch.autocast("cpu", dtype=dtype, enabled=dtype is not None):
@@ -189,7 +212,12 @@ def test_evaluate_cli_on_another_dataset_writes_an_out_of_domain_report(run, tmp
     assert report["context"]["out_of_domain"] is True
     assert report["context"]["split"] == "all"
     assert report["metrics"]["n_gifs"] == 14
-    assert {p.name for p in out.iterdir()} >= {"report.json", "report.md", "predictions.csv", "confusion_matrix.png"}
+    assert {p.name for p in out.iterdir()} >= {
+        "report.json",
+        "report.md",
+        "predictions.csv",
+        "confusion_matrix.png",
+    }
 
 
 def test_evaluate_refuses_data_with_labels_the_model_does_not_know(run, tmp_path):
@@ -199,6 +227,8 @@ def test_evaluate_refuses_data_with_labels_the_model_does_not_know(run, tmp_path
     for label, source in zip(("anger", "boredom"), sources, strict=False):
         (data / label).mkdir(parents=True)
         shutil.copy(source, data / label / f"{label}.gif")
-    result = CliRunner().invoke(app, ["evaluate", str(run_dir), "--data", str(data), "--out", str(tmp_path / "o")])
+    result = CliRunner().invoke(
+        app, ["evaluate", str(run_dir), "--data", str(data), "--out", str(tmp_path / "o")]
+    )
     assert result.exit_code == 2
     assert "['boredom'] are not in the model's label set" in result.output

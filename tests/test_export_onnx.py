@@ -57,7 +57,9 @@ def exported(exports):
 def max_difference(a, b) -> float:
     """Largest probability difference between two predictions, over the GIF and every clip."""
     assert len(a.clips) == len(b.clips)
-    pairs = [(a.intensities, b.intensities)] + [(x.intensities, y.intensities) for x, y in zip(a.clips, b.clips)]
+    pairs = [(a.intensities, b.intensities)] + [
+        (x.intensities, y.intensities) for x, y in zip(a.clips, b.clips)
+    ]
     return max(abs(x[k] - y[k]) for x, y in pairs for k in a.labels)
 
 
@@ -87,7 +89,9 @@ def test_metadata_holds_labels_and_preprocessing(run_dir, exported):
     assert json.loads(props["gifemo.mean"]) == pytest.approx(list(trained.preprocess.mean))
     assert json.loads(props["gifemo.std"]) == pytest.approx(list(trained.preprocess.std))
     assert props["gifemo.model_name"] == "resnet_convgru"
-    assert json.loads(props["gifemo.clip_seed"]) == 3  # the run's seed: same clip padding as its evaluation
+    assert (
+        json.loads(props["gifemo.clip_seed"]) == 3
+    )  # the run's seed: same clip padding as its evaluation
     opset = {o.domain: o.version for o in model.opset_import}[""]
     assert json.loads(props["gifemo.opset"]) == opset
     assert props["gifemo.gifemo_version"] == gifemo.__version__
@@ -132,9 +136,13 @@ def test_a_foreign_onnx_file_is_refused_clearly(tmp_path):
 
 
 def test_export_usage_errors(run_dir, tmp_path):
-    wrong_suffix = CliRunner().invoke(app, ["export", str(run_dir), "--onnx", str(tmp_path / "m.bin")])
+    wrong_suffix = CliRunner().invoke(
+        app, ["export", str(run_dir), "--onnx", str(tmp_path / "m.bin")]
+    )
     assert wrong_suffix.exit_code == 2 and ".onnx" in wrong_suffix.stderr
-    no_run = CliRunner().invoke(app, ["export", str(tmp_path / "nothing"), "--onnx", str(tmp_path / "m.onnx")])
+    no_run = CliRunner().invoke(
+        app, ["export", str(tmp_path / "nothing"), "--onnx", str(tmp_path / "m.onnx")]
+    )
     assert no_run.exit_code == 2 and "nothing" in no_run.stderr
 
 
@@ -150,8 +158,14 @@ def test_every_registered_model_exports(name, tmp_path):
 @pytest.mark.parametrize(
     ("pool", "shape"),
     [
-        (lambda: __import__("torch").nn.AdaptiveMaxPool3d((1, 4, 4)), (2, 3, 3, 2, 2)),  # C3D at 32 px: grows
-        (lambda: __import__("torch").nn.AdaptiveMaxPool3d((1, 4, 4)), (2, 3, 1, 7, 14)),  # 112 px: uneven windows
+        (
+            lambda: __import__("torch").nn.AdaptiveMaxPool3d((1, 4, 4)),
+            (2, 3, 3, 2, 2),
+        ),  # C3D at 32 px: grows
+        (
+            lambda: __import__("torch").nn.AdaptiveMaxPool3d((1, 4, 4)),
+            (2, 3, 1, 7, 14),
+        ),  # 112 px: uneven windows
         (lambda: __import__("torch").nn.AdaptiveMaxPool2d((5, None)), (2, 3, 13, 9)),
         (lambda: __import__("torch").nn.AdaptiveMaxPool1d(3), (2, 3, 10)),
     ],

@@ -68,7 +68,9 @@ def test_loopback_is_refused_by_default_and_served_with_allow_private():
     assert fetched.final_url == f"{base}/a.gif"
 
 
-@pytest.mark.parametrize("url", ["http://[::1]:9/x.gif", "http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/"])
+@pytest.mark.parametrize(
+    "url", ["http://[::1]:9/x.gif", "http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/"]
+)
 def test_private_literals_are_refused_before_connecting(url):
     with pytest.raises(BlockedAddressError):
         fetch_url(url, timeout_s=2)
@@ -102,7 +104,9 @@ def test_size_limit_applies_to_declared_and_streamed_bodies():
             fetch_url(f"{base}/declared", allow_private=True, max_bytes=4096)
         with pytest.raises(FetchTooLargeError, match="exceeds the limit of 4096 bytes"):
             fetch_url(f"{base}/streamed", allow_private=True, max_bytes=4096)
-        assert len(fetch_url(f"{base}/streamed", allow_private=True, max_bytes=5000).content) == 5000
+        assert (
+            len(fetch_url(f"{base}/streamed", allow_private=True, max_bytes=5000).content) == 5000
+        )
 
 
 def test_time_limit_covers_the_whole_download():

@@ -37,8 +37,12 @@ def _gif_bytes(seed: int, size: int = 16) -> bytes:
     return buffer.getvalue()
 
 
-GOOD = {name: _gif_bytes(k) for k, name in enumerate(
-    ["good1", "good2", "slowOnce", "slowOk", "flaky503", "rateLimited", "cutGif"])}
+GOOD = {
+    name: _gif_bytes(k)
+    for k, name in enumerate(
+        ["good1", "good2", "slowOnce", "slowOk", "flaky503", "rateLimited", "cutGif"]
+    )
+}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -49,8 +53,14 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:  # keep the test output clean
         pass
 
-    def _send(self, status: int, body: bytes, content_type: str = "image/gif",
-              length: int | None = None, headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = "image/gif",
+        length: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body) if length is None else length))
@@ -86,14 +96,18 @@ _BEHAVIOURS: dict[str, Callable[[_Handler, int], None]] = {
     "slowOk": lambda h, n: time.sleep(CLIENT_TIMEOUT_S / 3) or _good(h, "slowOk"),
     "alwaysSlow": lambda h, n: time.sleep(TOO_SLOW_S) or _good(h, "good1"),
     # Announces the full length, sends half, closes: an incomplete body.
-    "truncated": lambda h, n: h._send(200, GOOD["good1"][: len(GOOD["good1"]) // 2],
-                                      length=len(GOOD["good1"])),
+    "truncated": lambda h, n: h._send(
+        200, GOOD["good1"][: len(GOOD["good1"]) // 2], length=len(GOOD["good1"])
+    ),
     # A consistent response whose content is a GIF cut in half (no trailer).
     "cutGif": lambda h, n: h._send(200, GOOD["cutGif"][: len(GOOD["cutGif"]) // 2]),
     "notGif": lambda h, n: h._send(200, b"<html><body>Not here</body></html>", "image/gif"),
-    "flaky503": lambda h, n: h._send(503, b"busy", "text/plain") if n == 1 else _good(h, "flaky503"),
+    "flaky503": lambda h, n: (
+        h._send(503, b"busy", "text/plain") if n == 1 else _good(h, "flaky503")
+    ),
     "rateLimited": lambda h, n: (
-        h._send(429, b"slow down", "text/plain", headers={"Retry-After": "0"}) if n == 1
+        h._send(429, b"slow down", "text/plain", headers={"Retry-After": "0"})
+        if n == 1
         else _good(h, "rateLimited")
     ),
     "huge": lambda h, n: h._send(200, b"GIF89a" + bytes(40_000)),
@@ -143,17 +157,39 @@ def _manifest(path: Path, ids: list[str]) -> Path:
         writer = csv.writer(handle)
         writer.writerow(["id", "url", "label", "score", "rank"])
         for k, gif_id in enumerate(ids):
-            writer.writerow([gif_id, f"https://media.giphy.com/media/{gif_id}/giphy.gif",
-                             LABELS[k % len(LABELS)], f"{1.0 - k / 100:.6f}", k // len(LABELS) + 1])
+            writer.writerow(
+                [
+                    gif_id,
+                    f"https://media.giphy.com/media/{gif_id}/giphy.gif",
+                    LABELS[k % len(LABELS)],
+                    f"{1.0 - k / 100:.6f}",
+                    k // len(LABELS) + 1,
+                ]
+            )
     return path
 
 
 def _download(manifest: Path, out: Path, *extra: str):
-    return CliRunner().invoke(app, [
-        "data", "gifgif", "download", str(manifest), "--out", str(out), "--concurrency", "4",
-        "--timeout", str(CLIENT_TIMEOUT_S), "--retries", str(RETRIES), "--backoff", "0.02",
-        *extra,
-    ])
+    return CliRunner().invoke(
+        app,
+        [
+            "data",
+            "gifgif",
+            "download",
+            str(manifest),
+            "--out",
+            str(out),
+            "--concurrency",
+            "4",
+            "--timeout",
+            str(CLIENT_TIMEOUT_S),
+            "--retries",
+            str(RETRIES),
+            "--backoff",
+            "0.02",
+            *extra,
+        ],
+    )
 
 
 def _files(root: Path) -> set[str]:
@@ -161,8 +197,19 @@ def _files(root: Path) -> set[str]:
 
 
 def test_download_handles_every_failure_mode_and_resumes(server, tmp_path):
-    ids = ["good1", "good2", "missing", "slowOnce", "slowOk", "alwaysSlow", "truncated",
-           "cutGif", "notGif", "flaky503", "rateLimited"]
+    ids = [
+        "good1",
+        "good2",
+        "missing",
+        "slowOnce",
+        "slowOk",
+        "alwaysSlow",
+        "truncated",
+        "cutGif",
+        "notGif",
+        "flaky503",
+        "rateLimited",
+    ]
     manifest = _manifest(tmp_path / "manifest.csv", ids)
     out = tmp_path / "gifgif"
     result = _download(manifest, out, "--base-url", server.base_url)
@@ -182,17 +229,29 @@ def test_download_handles_every_failure_mode_and_resumes(server, tmp_path):
 
     # Retries where they help, none where they cannot.
     retried = RETRIES + 1
-    assert server.requests == Counter({
-        "good1": 1, "good2": 1, "slowOk": 1, "missing": 1, "notGif": 1,
-        "slowOnce": 2, "flaky503": 2, "rateLimited": 2,
-        "alwaysSlow": retried, "truncated": retried, "cutGif": retried,
-    })
+    assert server.requests == Counter(
+        {
+            "good1": 1,
+            "good2": 1,
+            "slowOk": 1,
+            "missing": 1,
+            "notGif": 1,
+            "slowOnce": 2,
+            "flaky503": 2,
+            "rateLimited": 2,
+            "alwaysSlow": retried,
+            "truncated": retried,
+            "cutGif": retried,
+        }
+    )
 
     # Only complete, decodable GIFs land, with nothing else beside them.
     entries = {e.id: e for e in read_manifest(manifest)}
     downloaded = {"good1", "good2", "slowOnce", "slowOk", "flaky503", "rateLimited"}
     assert _files(out) == {entries[i].relpath for i in downloaded} | {
-        "manifest.csv", "download_report.json"}
+        "manifest.csv",
+        "download_report.json",
+    }
     for gif_id in downloaded:
         path = out / entries[gif_id].relpath
         assert path.read_bytes() == GOOD[gif_id]
@@ -257,16 +316,30 @@ def _write_tar(path: Path, members: list[tuple[str, bytes]]) -> Path:
 
 
 def test_from_tar(tmp_path):
-    tar_path = _write_tar(tmp_path / "gifgif-images-v1.tar", [
-        ("gifgif-images/good1.gif", GOOD["good1"]),
-        ("gifgif-images/README.txt", b"hello"),
-        ("gifgif-images/notGif.gif", b"<html></html>"),
-        ("gifgif-images/sub/good2.GIF", GOOD["good2"]),
-    ])
+    tar_path = _write_tar(
+        tmp_path / "gifgif-images-v1.tar",
+        [
+            ("gifgif-images/good1.gif", GOOD["good1"]),
+            ("gifgif-images/README.txt", b"hello"),
+            ("gifgif-images/notGif.gif", b"<html></html>"),
+            ("gifgif-images/sub/good2.GIF", GOOD["good2"]),
+        ],
+    )
     manifest = _manifest(tmp_path / "manifest.csv", ["good1", "good2", "notGif", "absent"])
     out = tmp_path / "gifgif"
-    result = CliRunner().invoke(app, ["data", "gifgif", "download", str(manifest), "--out",
-                                      str(out), "--from-tar", str(tar_path)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "data",
+            "gifgif",
+            "download",
+            str(manifest),
+            "--out",
+            str(out),
+            "--from-tar",
+            str(tar_path),
+        ],
+    )
     assert result.exit_code == 0, result.output
     report = json.loads((out / "download_report.json").read_text())
     assert report["counts"] == {"downloaded": 2, "present": 0, "failed": 2}
@@ -275,20 +348,38 @@ def test_from_tar(tmp_path):
     assert "no member" in reasons["absent"]
     assert (out / "happiness" / "good1.gif").read_bytes() == GOOD["good1"]
     assert (out / "like" / "good2.gif").read_bytes() == GOOD["good2"]
-    assert _files(out) == {"happiness/good1.gif", "like/good2.gif", "manifest.csv",
-                           "download_report.json"}
+    assert _files(out) == {
+        "happiness/good1.gif",
+        "like/good2.gif",
+        "manifest.csv",
+        "download_report.json",
+    }
     # Resume from the tar too.
-    result = CliRunner().invoke(app, ["data", "gifgif", "download", str(manifest), "--out",
-                                      str(out), "--from-tar", str(tar_path)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "data",
+            "gifgif",
+            "download",
+            str(manifest),
+            "--out",
+            str(out),
+            "--from-tar",
+            str(tar_path),
+        ],
+    )
     report = json.loads((out / "download_report.json").read_text())
     assert report["counts"] == {"downloaded": 0, "present": 2, "failed": 2}
 
 
 def test_bad_manifest_is_refused_with_its_line(tmp_path):
     manifest = tmp_path / "manifest.csv"
-    manifest.write_text("id,url,label\ngood1,http://x/1.gif,happiness\n../../etc,http://x/2.gif,fear\n")
-    result = CliRunner().invoke(app, ["data", "gifgif", "download", str(manifest), "--out",
-                                      str(tmp_path / "out")])
+    manifest.write_text(
+        "id,url,label\ngood1,http://x/1.gif,happiness\n../../etc,http://x/2.gif,fear\n"
+    )
+    result = CliRunner().invoke(
+        app, ["data", "gifgif", "download", str(manifest), "--out", str(tmp_path / "out")]
+    )
     assert result.exit_code == 2
     assert "manifest.csv:3" in result.output and "not a GIPHY id" in result.output
     assert not (tmp_path / "out").exists()
@@ -296,14 +387,26 @@ def test_bad_manifest_is_refused_with_its_line(tmp_path):
 
 def test_cut_tar_keeps_what_it_could_read_and_bad_tar_is_refused(tmp_path):
     big = _gif_bytes(99, size=96)
-    tar_path = _write_tar(tmp_path / "images.tar", [("imgs/good1.gif", GOOD["good1"]),
-                                                    ("imgs/good2.gif", big)])
+    tar_path = _write_tar(
+        tmp_path / "images.tar", [("imgs/good1.gif", GOOD["good1"]), ("imgs/good2.gif", big)]
+    )
     data = tar_path.read_bytes()
     tar_path.write_bytes(data[: 1024 + len(GOOD["good1"]) + 1024])  # cut inside good2's member
     manifest = _manifest(tmp_path / "manifest.csv", ["good1", "good2"])
     out = tmp_path / "gifgif"
-    result = CliRunner().invoke(app, ["data", "gifgif", "download", str(manifest), "--out",
-                                      str(out), "--from-tar", str(tar_path)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "data",
+            "gifgif",
+            "download",
+            str(manifest),
+            "--out",
+            str(out),
+            "--from-tar",
+            str(tar_path),
+        ],
+    )
     assert result.exit_code == 0, result.output
     report = json.loads((out / "download_report.json").read_text())
     assert report["counts"] == {"downloaded": 1, "present": 0, "failed": 1}
@@ -313,8 +416,19 @@ def test_cut_tar_keeps_what_it_could_read_and_bad_tar_is_refused(tmp_path):
 
     not_a_tar = tmp_path / "images2.tar"
     not_a_tar.write_bytes(b"this is not a tar archive" * 100)
-    result = CliRunner().invoke(app, ["data", "gifgif", "download", str(manifest), "--out",
-                                      str(tmp_path / "other"), "--from-tar", str(not_a_tar)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "data",
+            "gifgif",
+            "download",
+            str(manifest),
+            "--out",
+            str(tmp_path / "other"),
+            "--from-tar",
+            str(not_a_tar),
+        ],
+    )
     assert result.exit_code == 2 and "not a readable tar" in result.output
 
 

@@ -40,9 +40,7 @@ MIN_TOP_OVERLAP = {"bt": 20, "trueskill": 16}  # of 30
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory) -> tuple[Path, object]:
     path = tmp_path_factory.mktemp("gifgif") / "votes.csv.gz"
-    truth = simulate_comparisons(
-        path, n_gifs=N_GIFS, n_rows=N_ROWS, metrics=("happiness",), seed=3
-    )
+    truth = simulate_comparisons(path, n_gifs=N_GIFS, n_rows=N_ROWS, metrics=("happiness",), seed=3)
     return path, truth
 
 
@@ -71,15 +69,28 @@ def test_rank_command_top_list_matches_truth(simulated, tmp_path):
     path, truth = simulated
     out = tmp_path / "manifest.csv"
     result = CliRunner().invoke(
-        app, ["data", "gifgif", "rank", str(path), "--out", str(out), "--top", str(TOP),
-              "--emotions", "happiness"],
+        app,
+        [
+            "data",
+            "gifgif",
+            "rank",
+            str(path),
+            "--out",
+            str(out),
+            "--top",
+            str(TOP),
+            "--emotions",
+            "happiness",
+        ],
     )
     assert result.exit_code == 0, result.output
     with open(out, newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert tuple(rows[0]) == MANIFEST_COLUMNS
     assert [int(r["rank"]) for r in rows] == list(range(1, TOP + 1))
-    assert [float(r["score"]) for r in rows] == sorted((float(r["score"]) for r in rows), reverse=True)
+    assert [float(r["score"]) for r in rows] == sorted(
+        (float(r["score"]) for r in rows), reverse=True
+    )
     true_top = {truth.ids[k] for k in np.argsort(-truth.strengths["happiness"])[:TOP]}
     assert len(true_top & {r["id"] for r in rows}) >= MIN_TOP_OVERLAP["bt"]
     stats = json.loads((tmp_path / "manifest.rank.json").read_text())
@@ -198,8 +209,12 @@ def test_corrupt_rows_are_skipped_and_counted(tmp_path, gzipped):
     )
     assert result.n_rows == 12  # header and blank line are not rows
     assert dict(result.skipped) == {
-        "empty_id": 2, "unknown_choice": 1, "unknown_metric": 1, "wrong_column_count": 2,
-        "same_gif": 1, "bad_id": 1,
+        "empty_id": 2,
+        "unknown_choice": 1,
+        "unknown_metric": 1,
+        "wrong_column_count": 2,
+        "same_gif": 1,
+        "bad_id": 1,
     }
     assert result.not_requested == 1  # the valid "fear" row
     assert result.ids == ["aaa", "bbb", "ccc"]
@@ -207,7 +222,11 @@ def test_corrupt_rows_are_skipped_and_counted(tmp_path, gzipped):
     assert happiness.left.tolist() == [0, 1] and happiness.right.tolist() == [1, 2]
     assert happiness.outcome.tolist() == [1, 0] and happiness.n_neither == 1
     sadness = result.votes["sadness"]
-    assert (sadness.left.tolist(), sadness.right.tolist(), sadness.outcome.tolist()) == ([2], [0], [-1])
+    assert (sadness.left.tolist(), sadness.right.tolist(), sadness.outcome.tolist()) == (
+        [2],
+        [0],
+        [-1],
+    )
     winners, losers = sadness.decisive()
     assert winners.tolist() == [0] and losers.tolist() == [2]
     assert progress[-1] == (path.stat().st_size,) * 2
@@ -215,12 +234,15 @@ def test_corrupt_rows_are_skipped_and_counted(tmp_path, gzipped):
 
 def test_cut_gzip_is_an_error_naming_the_file(tmp_path):
     path = tmp_path / "votes.csv.gz"
-    data = gzip.compress(("metric,left,right,choice\n" + "happiness,aaa,bbb,left\n" * 5000).encode())
+    data = gzip.compress(
+        ("metric,left,right,choice\n" + "happiness,aaa,bbb,left\n" * 5000).encode()
+    )
     path.write_bytes(data[: len(data) // 2])  # an interrupted download
     with pytest.raises(ValueError, match="votes.csv.gz: unreadable after"):
         read_comparisons(path)
-    result = CliRunner().invoke(app, ["data", "gifgif", "rank", str(path), "--out",
-                                      str(tmp_path / "m.csv")])
+    result = CliRunner().invoke(
+        app, ["data", "gifgif", "rank", str(path), "--out", str(tmp_path / "m.csv")]
+    )
     assert result.exit_code == 2 and "unreadable" in result.output
 
 
@@ -294,8 +316,19 @@ def test_rank_command_writes_paper_labels(tmp_path):
     truth = simulate_comparisons(path, n_gifs=200, n_rows=20_000, corrupt_rate=0.01, seed=1)
     out = tmp_path / "manifest.csv"
     result = CliRunner().invoke(
-        app, ["data", "gifgif", "rank", str(path), "--out", str(out), "--top", "10",
-              "--base-url", "http://127.0.0.1:9/gif/{id}.gif"],
+        app,
+        [
+            "data",
+            "gifgif",
+            "rank",
+            str(path),
+            "--out",
+            str(out),
+            "--top",
+            "10",
+            "--base-url",
+            "http://127.0.0.1:9/gif/{id}.gif",
+        ],
     )
     assert result.exit_code == 0, result.output
     with open(out, newline="") as handle:
@@ -316,8 +349,17 @@ def test_rank_command_rejects_bad_emotion(tmp_path):
     path = tmp_path / "votes.csv"
     path.write_text(_CORRUPT_FILE)
     result = CliRunner().invoke(
-        app, ["data", "gifgif", "rank", str(path), "--out", str(tmp_path / "m.csv"),
-              "--emotions", "happiness,joy"],
+        app,
+        [
+            "data",
+            "gifgif",
+            "rank",
+            str(path),
+            "--out",
+            str(tmp_path / "m.csv"),
+            "--emotions",
+            "happiness,joy",
+        ],
     )
     assert result.exit_code != 0
     assert not (tmp_path / "m.csv").exists()

@@ -40,10 +40,13 @@ def native_bf16_cpu(monkeypatch):
 
 
 def test_precision_names_and_aliases():
-    assert [normalize_precision(x) for x in ("auto", None, "32", "fp32", 32, "bf16", "BF16-mixed", "16", "fp16")] == [
-        "auto", "auto", "32", "32", "32", "bf16-mixed", "bf16-mixed", "16-mixed", "16-mixed"
-    ]
-    with pytest.raises(ValueError, match="precision must be one of auto, 32, bf16-mixed, 16-mixed, got 'half'"):
+    assert [
+        normalize_precision(x)
+        for x in ("auto", None, "32", "fp32", 32, "bf16", "BF16-mixed", "16", "fp16")
+    ] == ["auto", "auto", "32", "32", "32", "bf16-mixed", "bf16-mixed", "16-mixed", "16-mixed"]
+    with pytest.raises(
+        ValueError, match="precision must be one of auto, 32, bf16-mixed, 16-mixed, got 'half'"
+    ):
         normalize_precision("half")
     with pytest.raises(ValueError, match="one of 32, bf16-mixed"):
         normalize_precision("auto", allow_auto=False)
@@ -53,7 +56,12 @@ def test_auto_is_float32_channels_last_where_bf16_is_emulated(emulating_cpu):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # auto never warns
         choice = resolve_compute("auto")
-    assert (choice.precision, choice.channels_last, choice.device, choice.requested) == ("32", True, "cpu", "auto")
+    assert (choice.precision, choice.channels_last, choice.device, choice.requested) == (
+        "32",
+        True,
+        "cpu",
+        "auto",
+    )
     assert "AVX2 without native bfloat16" in choice.reason
     assert choice.describe().startswith("precision 32, channels-last (auto: CPU AVX2")
 
@@ -66,9 +74,15 @@ def test_auto_is_bf16_where_the_cpu_has_it(native_bf16_cpu):
 
 def test_explicit_values_win_and_emulated_bf16_warns(emulating_cpu):
     assert resolve_compute("32", False).to_dict() == {
-        "precision": "32", "channels_last": False, "device": "cpu", "requested": "32", "reason": "as asked"
+        "precision": "32",
+        "channels_last": False,
+        "device": "cpu",
+        "requested": "32",
+        "reason": "as asked",
     }
-    with pytest.warns(EmulatedBF16Warning, match=r"emulated: measured 7x slower 3x3 convolutions and over 100x"):
+    with pytest.warns(
+        EmulatedBF16Warning, match=r"emulated: measured 7x slower 3x3 convolutions and over 100x"
+    ):
         choice = resolve_compute("bf16")
     assert choice.precision == "bf16-mixed" and "emulates" in choice.reason
     with pytest.raises(ValueError, match="16-mixed needs a CUDA GPU"):
@@ -82,7 +96,14 @@ def test_explicit_bf16_on_a_native_cpu_does_not_warn(native_bf16_cpu):
 
 
 @pytest.mark.parametrize(
-    ("cap", "allowed"), [("", True), ("AVX2", False), ("avx512_core", False), ("AVX512_CORE_BF16", True), ("ALL", True)]
+    ("cap", "allowed"),
+    [
+        ("", True),
+        ("AVX2", False),
+        ("avx512_core", False),
+        ("AVX512_CORE_BF16", True),
+        ("ALL", True),
+    ],
 )
 def test_onednn_isa_cap_is_read(monkeypatch, cap, allowed):
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
@@ -92,13 +113,18 @@ def test_onednn_isa_cap_is_read(monkeypatch, cap, allowed):
 def _doctor_json(env: dict[str, str]) -> dict:
     done = subprocess.run(
         [sys.executable, "-c", "from gifemo.cli import main; main()", "doctor", "--json"],
-        env={**os.environ, **env}, capture_output=True, text=True, timeout=300,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
 
-@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="AVX2 emulation is an x86-64 setting")
+@pytest.mark.skipif(
+    platform.machine() not in ("x86_64", "AMD64"), reason="AVX2 emulation is an x86-64 setting"
+)
 def test_avx2_emulation_is_detected_as_a_cpu_without_native_bf16():
     report = _doctor_json(AVX2_ENV)
     assert report["cpu"]["capability"] == "AVX2"
@@ -121,9 +147,11 @@ def test_doctor_reports_what_auto_picks_here():
     assert "cache dir: " in text
 
 
-def test_a_run_stores_the_resolved_choice_in_its_config_checkpoint_and_report(tmp_path_factory, emulating_cpu, capsys):
-    from gifemo.training.checkpoint import load_trained_model
+def test_a_run_stores_the_resolved_choice_in_its_config_checkpoint_and_report(
+    tmp_path_factory, emulating_cpu, capsys
+):
     from gifemo.evaluation import train_and_evaluate
+    from gifemo.training.checkpoint import load_trained_model
 
     base = tmp_path_factory.getbasetemp()
     data = tiny_dataset(base / "synth")
@@ -154,7 +182,14 @@ def test_predict_and_evaluate_default_to_auto(emulating_cpu, trained_run):
 
     run_dir, _ = trained_run
     assert gifemo.load(run_dir).info.precision == "32"
-    report = evaluate_run(run_dir, out=run_dir / "evaluations" / "auto", n_resamples=10, progress=False)
+    report = evaluate_run(
+        run_dir, out=run_dir / "evaluations" / "auto", n_resamples=10, progress=False
+    )
     assert report["context"]["precision"] == "32" and report["context"]["channels_last"] is True
     assert report["context"]["precision_reason"].startswith("auto: CPU AVX2")
-    assert Path(run_dir / "evaluations" / "auto" / "report.md").read_text().count("Evaluation precision") == 1
+    assert (
+        Path(run_dir / "evaluations" / "auto" / "report.md")
+        .read_text()
+        .count("Evaluation precision")
+        == 1
+    )

@@ -13,8 +13,6 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from gif_builder import (
     GARBAGE,
     PALETTE,
@@ -30,6 +28,8 @@ from gif_builder import (
     scenarios,
     solid,
 )
+from PIL import Image
+
 from gifemo.io import (
     DEFAULT_MAX_PIXELS,
     CanvasTooLargeError,

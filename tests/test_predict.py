@@ -38,7 +38,9 @@ def gifs(tmp_path_factory):
     """GIFs of several lengths (short ones are padded, long ones leave a remainder)."""
     root = tmp_path_factory.mktemp("gifs")
     return [
-        write_test_gif(root / f"g{n:02d}.gif", n, seed=n, size=(28, 20), duration_ms=30 + 10 * (n % 3))
+        write_test_gif(
+            root / f"g{n:02d}.gif", n, seed=n, size=(28, 20), duration_ms=30 + 10 * (n % 3)
+        )
         for n in FRAME_COUNTS
     ]
 
@@ -62,9 +64,13 @@ def test_intensities_are_probabilities_and_pool_the_clips(predictor, gifs):
         assert len(p.clips) == count_clips(n, 4)
         for clip in p.clips:
             assert sum(clip.intensities.values()) == pytest.approx(1.0, abs=1e-5)
-            assert len(clip.frame_indices) == 4 and list(clip.frame_indices) == sorted(clip.frame_indices)
+            assert len(clip.frame_indices) == 4 and list(clip.frame_indices) == sorted(
+                clip.frame_indices
+            )
         clip_probs = np.array([[c.intensities[k] for k in p.labels] for c in p.clips])
-        np.testing.assert_allclose([p.intensities[k] for k in p.labels], clip_probs.mean(axis=0), atol=1e-7)
+        np.testing.assert_allclose(
+            [p.intensities[k] for k in p.labels], clip_probs.mean(axis=0), atol=1e-7
+        )
 
 
 def test_clip_times_come_from_the_frame_delays(predictor, gifs):
@@ -94,7 +100,9 @@ def test_every_kind_of_source_gives_the_same_prediction(predictor, gifs):
             predictor.predict(url)  # a private-address URL is refused by default
     assert from_url.source == url
     for other in (predictor.predict(data), from_file, named, from_url):
-        assert other.intensities == reference  # same bytes, same clips (content-seeded), same numbers
+        assert (
+            other.intensities == reference
+        )  # same bytes, same clips (content-seeded), same numbers
 
 
 def test_predict_many_batches_across_gifs_and_reports_bad_inputs(predictor, gifs, tmp_path):
@@ -105,7 +113,9 @@ def test_predict_many_batches_across_gifs_and_reports_bad_inputs(predictor, gifs
     assert [r.ok for r in results] == [True, False] + [True] * (len(gifs) - 1) + [False, False]
     for result, source in zip(results, sources):
         if result.ok:
-            assert_same(result, predictor.predict(source), atol=1e-6)  # batching changes float rounding only
+            assert_same(
+                result, predictor.predict(source), atol=1e-6
+            )  # batching changes float rounding only
         else:
             assert isinstance(result, PredictionFailure) and result.error
     assert results[1].source == str(corrupt) and str(corrupt) in results[1].error
@@ -122,7 +132,12 @@ def test_decoding_inline_and_in_threads_agree(gifs):
 
 def assert_same(a: Prediction, b: Prediction, *, atol: float) -> None:
     """Same GIF, same clips and times; intensities within ``atol``."""
-    assert (a.source, a.n_frames, a.duration_s, len(a.clips)) == (b.source, b.n_frames, b.duration_s, len(b.clips))
+    assert (a.source, a.n_frames, a.duration_s, len(a.clips)) == (
+        b.source,
+        b.n_frames,
+        b.duration_s,
+        len(b.clips),
+    )
     for x, y in zip(a.clips, b.clips):
         assert (x.frame_indices, x.start_s, x.end_s) == (y.frame_indices, y.start_s, y.end_s)
         assert x.intensities == pytest.approx(y.intensities, abs=atol)
@@ -140,7 +155,11 @@ def test_prediction_json_round_trip(predictor, gifs):
     assert again.intensities == p.intensities and again.clips == p.clips and again.model == p.model
     failure = PredictionFailure.from_exception("x.gif", ValueError("broken"))
     assert json.loads(failure.to_json()) == {
-        "schema_version": 1, "ok": False, "source": "x.gif", "error": "x.gif: broken", "error_type": "ValueError"
+        "schema_version": 1,
+        "ok": False,
+        "source": "x.gif",
+        "error": "x.gif: broken",
+        "error_type": "ValueError",
     }
 
 
@@ -202,7 +221,14 @@ def test_expand_inputs(tmp_path):
     (tmp_path / "d" / "notes.txt").write_text("x")
     (tmp_path / "empty").mkdir()
     sources = expand_inputs(
-        [str(tmp_path / "d"), "-", "https://example.com/x.gif", str(tmp_path / "empty"), "nope.gif", "-"],
+        [
+            str(tmp_path / "d"),
+            "-",
+            "https://example.com/x.gif",
+            str(tmp_path / "empty"),
+            "nope.gif",
+            "-",
+        ],
         stdin=io.BytesIO(b"GIF89a..."),
     )
     assert sources[:2] == [tmp_path / "d" / "b.gif", tmp_path / "d" / "sub" / "A.GIF"]
@@ -217,7 +243,10 @@ def test_output_paths_for_one_and_many_inputs(tmp_path):
     dest = tmp_path / "t.png"
     assert output_path(dest, "a/cat.gif", set(), many=False) == dest
     used: set = set()
-    names = [output_path(dest, s, used, many=True).name for s in ("a/cat.gif", "b/cat.gif", "https://x/y/dog%20.gif?s=1", "<stdin>")]
+    names = [
+        output_path(dest, s, used, many=True).name
+        for s in ("a/cat.gif", "b/cat.gif", "https://x/y/dog%20.gif?s=1", "<stdin>")
+    ]
     assert names == ["t-cat.png", "t-cat-2.png", "t-dog_20.png", "t-stdin.png"]
 
 
@@ -256,7 +285,9 @@ def test_cli_stdin_csv_and_table(run_dir, gifs):
     assert len(rows) == 1 and rows[0]["source"] == "<stdin>"
     assert sum(float(rows[0][k]) for k in gifemo.PAPER_EMOTIONS) == pytest.approx(1.0, abs=1e-4)
     clips = invoke(run_dir, gifs[3], "--format", "csv", "--clips")
-    assert len(list(csv.DictReader(io.StringIO(clips.stdout)))) == count_clips(read_gif(gifs[3]).n_frames, 4)
+    assert len(list(csv.DictReader(io.StringIO(clips.stdout)))) == count_clips(
+        read_gif(gifs[3]).n_frames, 4
+    )
     table = invoke(run_dir, gifs[3])
     assert table.exit_code == 0 and gifs[3].name in table.stdout
     assert all(label in table.stdout for label in gifemo.PAPER_EMOTIONS)
@@ -276,7 +307,9 @@ def test_cli_timeline_and_annotate(run_dir, gifs, tmp_path):
     from PIL import Image
 
     gif = gifs[FRAME_COUNTS.index(9)]
-    result = invoke(run_dir, gif, "--timeline", tmp_path / "t.png", "--annotate", tmp_path / "a.gif")
+    result = invoke(
+        run_dir, gif, "--timeline", tmp_path / "t.png", "--annotate", tmp_path / "a.gif"
+    )
     assert result.exit_code == 0, result.output
     with Image.open(tmp_path / "t.png") as image:
         assert image.format == "PNG" and image.width > 200
@@ -291,7 +324,9 @@ def test_cli_timeline_and_annotate(run_dir, gifs, tmp_path):
     # Several inputs: one file per input, suffixed with the input's name.
     many = invoke(run_dir, gifs[0], gifs[1], "--timeline", tmp_path / "m.png", "--format", "json")
     assert many.exit_code == 0, many.output
-    assert (tmp_path / f"m-{gifs[0].stem}.png").is_file() and (tmp_path / f"m-{gifs[1].stem}.png").is_file()
+    assert (tmp_path / f"m-{gifs[0].stem}.png").is_file() and (
+        tmp_path / f"m-{gifs[1].stem}.png"
+    ).is_file()
 
 
 def test_cli_usage_errors_exit_2(tmp_path, gifs):

@@ -17,19 +17,27 @@ import lightning.pytorch as pl
 import pytest
 import torch
 from scipy.stats import t as student_t
+from training_helpers import SMALL_CONVGRU
 from typer.testing import CliRunner
 
 from gifemo.cli import app
+from gifemo.evaluation import train_and_evaluate
 from gifemo.experiments import ReproduceConfig, plan_runs, run_plan, run_state
 from gifemo.experiments.paper import ABLATION, PAPER_MODELS, TABLE2, TABLE3, TABLE4
 from gifemo.experiments.summary import summarize
-from gifemo.evaluation import train_and_evaluate
-from training_helpers import SMALL_CONVGRU
 
 MODELS = ("resnet_convgru", "cnn_lstm")
 MODEL_KWARGS = {"resnet_convgru": dict(SMALL_CONVGRU), "cnn_lstm": {"hidden_size": 16}}
-TRAINING = dict(size=32, epochs=1, batch_size=8, max_clips_per_gif=1, workers=0, precision="32",
-                accelerator="cpu", lr=5e-4)
+TRAINING = dict(
+    size=32,
+    epochs=1,
+    batch_size=8,
+    max_clips_per_gif=1,
+    workers=0,
+    precision="32",
+    accelerator="cpu",
+    lr=5e-4,
+)
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +53,13 @@ def base(tmp_path_factory) -> Path:
 
 def make_config(base: Path, out: str, **changes) -> ReproduceConfig:
     values = dict(
-        data=str(base / "data"), out=str(base / out), models=MODELS, seeds=(0, 1), clip_lens=(2, 4),
-        model_kwargs=MODEL_KWARGS, training={**TRAINING, "cache_dir": str(base / "cache")},
+        data=str(base / "data"),
+        out=str(base / out),
+        models=MODELS,
+        seeds=(0, 1),
+        clip_lens=(2, 4),
+        model_kwargs=MODEL_KWARGS,
+        training={**TRAINING, "cache_dir": str(base / "cache")},
     )
     values.update(changes)
     return ReproduceConfig(**values)
@@ -95,20 +108,33 @@ def test_the_plan_trains_each_run_once_for_all_experiments(tmp_path):
     assert by_name["resnet_convgru-T8-s2"].experiments == ("ablation",)
     # Seed by seed, the shared run first: an interrupted plan already fills every table.
     assert names[:8] == [
-        "resnet_convgru-T4-s0", *(f"{m}-T4-s0" for m in PAPER_MODELS[1:]),
-        "resnet_convgru-T2-s0", "resnet_convgru-T6-s0", "resnet_convgru-T8-s0",
+        "resnet_convgru-T4-s0",
+        *(f"{m}-T4-s0" for m in PAPER_MODELS[1:]),
+        "resnet_convgru-T2-s0",
+        "resnet_convgru-T6-s0",
+        "resnet_convgru-T8-s0",
     ]
     assert [r.seed for r in runs] == [0] * 8 + [1] * 8 + [2] * 8
 
     # Tables 2-4 keep the paper's T=4 even when the ablation leaves it out.
-    subset = ReproduceConfig(data=str(tmp_path), out=str(tmp_path / "o"), seeds=(3,), clip_lens=(2, 8),
-                             models=("resnet_convgru", "c3d"), experiments=("table4", "ablation"))
+    subset = ReproduceConfig(
+        data=str(tmp_path),
+        out=str(tmp_path / "o"),
+        seeds=(3,),
+        clip_lens=(2, 8),
+        models=("resnet_convgru", "c3d"),
+        experiments=("table4", "ablation"),
+    )
     assert [(r.name, r.experiments) for r in plan_runs(subset)] == [
-        ("resnet_convgru-T4-s3", ("table4",)), ("c3d-T4-s3", ("table4",)),
-        ("resnet_convgru-T2-s3", ("ablation",)), ("resnet_convgru-T8-s3", ("ablation",)),
+        ("resnet_convgru-T4-s3", ("table4",)),
+        ("c3d-T4-s3", ("table4",)),
+        ("resnet_convgru-T2-s3", ("ablation",)),
+        ("resnet_convgru-T8-s3", ("ablation",)),
     ]
     # A model left out is left out of every experiment.
-    alone = ReproduceConfig(data=str(tmp_path), out=str(tmp_path / "o"), models=("cnn_lstm",), seeds=(0,))
+    alone = ReproduceConfig(
+        data=str(tmp_path), out=str(tmp_path / "o"), models=("cnn_lstm",), seeds=(0,)
+    )
     assert [(r.name, r.experiments) for r in plan_runs(alone)] == [("cnn_lstm-T4-s0", ("table4",))]
 
 
@@ -199,22 +225,36 @@ def test_aggregation_equals_a_direct_computation_from_the_reports(finished):
 
     table4 = {row["model"]: row for row in _csv(out / "table4.csv")}
     for model in MODELS:
-        check(table4[model], "accuracy", [r["metrics"]["accuracy"]["value"] for r in runs_of(model, 4)])
+        check(
+            table4[model],
+            "accuracy",
+            [r["metrics"]["accuracy"]["value"] for r in runs_of(model, 4)],
+        )
         check(table4[model], "best_epoch_accuracy", best_epoch(model, 4))
         # No validation split: each run is reported at its last epoch, not one chosen on the test GIFs.
-        assert all(r["context"]["checkpoint_epoch"] == r["context"]["training"]["epochs_done"]
-                   for r in runs_of(model, 4))
+        assert all(
+            r["context"]["checkpoint_epoch"] == r["context"]["training"]["epochs_done"]
+            for r in runs_of(model, 4)
+        )
     assert table4["vgg_convgru"]["accuracy_n"] == "0"
     assert {m: float(r["paper_accuracy"]) for m, r in table4.items()} == dict(TABLE4)
 
     ablation = {int(row["clip_len"]): row for row in _csv(out / "ablation.csv")}
     for clip_len in (2, 4):
-        check(ablation[clip_len], "accuracy", [r["metrics"]["accuracy"]["value"] for r in runs_of("resnet_convgru", clip_len)])
+        check(
+            ablation[clip_len],
+            "accuracy",
+            [r["metrics"]["accuracy"]["value"] for r in runs_of("resnet_convgru", clip_len)],
+        )
     assert float(ablation[8]["paper_accuracy"]) == ABLATION[8] and ablation[8]["accuracy_n"] == "0"
 
     table3 = {row["model"]: row for row in _csv(out / "table3.csv")}
     for key in ("precision", "recall", "f1"):
-        check(table3["resnet_convgru"], key, [r["metrics"]["macro"][key] for r in runs_of("resnet_convgru", 4)])
+        check(
+            table3["resnet_convgru"],
+            key,
+            [r["metrics"]["macro"][key] for r in runs_of("resnet_convgru", 4)],
+        )
     assert float(table3["vgg_convgru"]["paper_f1"]) == TABLE3["vgg_convgru"][2]
 
     table2 = {row["label"]: row for row in _csv(out / "table2.csv")}
@@ -222,26 +262,57 @@ def test_aggregation_equals_a_direct_computation_from_the_reports(finished):
     cells = {}
     for label in TABLE2:
         for key in ("precision", "recall", "f1"):
-            values = [next(c[key] for c in r["metrics"]["per_class"] if c["label"] == label)
-                      for r in runs_of("resnet_convgru", 4)]
+            values = [
+                next(c[key] for c in r["metrics"]["per_class"] if c["label"] == label)
+                for r in runs_of("resnet_convgru", 4)
+            ]
             cells[(label, key)] = check(table2[label], key, values)
-    assert any(w > 0 for w in widths), "every compared value was equal across seeds: the test proves little"
+    assert any(w > 0 for w in widths), (
+        "every compared value was equal across seeds: the test proves little"
+    )
 
     text = (out / "results.md").read_text()
     mean, half = cells[("anger", "precision")]
     assert f"| anger | {mean:.4f} ± {half:.4f} |" in text
-    for heading in ("## Table 2", "## Table 3", "## Table 4", "## Clip length", "## Fig. 5", "## Every run"):
+    for heading in (
+        "## Table 2",
+        "## Table 3",
+        "## Table 4",
+        "## Clip length",
+        "## Fig. 5",
+        "## Every run",
+    ):
         assert heading in text
-    for number in ("0.7976", "0.6707", "0.6700", "0.6248", "0.6100", "0.6521"):  # the paper's, alongside
+    for number in (
+        "0.7976",
+        "0.6707",
+        "0.6700",
+        "0.6248",
+        "0.6100",
+        "0.6521",
+    ):  # the paper's, alongside
         assert number in text
     assert "n=2 seeds, mean ± 95% CI (Student t)" in text
-    assert "seed 0: all 3 runs share one split.csv" in text and "seed 1: all 3 runs share one split.csv" in text
+    assert (
+        "seed 0: all 3 runs share one split.csv" in text
+        and "seed 1: all 3 runs share one split.csv" in text
+    )
     assert len(_csv(out / "runs.csv")) == 6 and len(_csv(out / "per_class.csv")) == 6 * 7
 
     ood = {row["model"]: row for row in _csv(out / "ood.csv")}
     for model in MODELS:
-        reports = [json.loads((config.runs_dir / f"{model}-T4-s{seed}" / "evaluations" / "ood-other" / "report.json")
-                              .read_text()) for seed in (0, 1)]
+        reports = [
+            json.loads(
+                (
+                    config.runs_dir
+                    / f"{model}-T4-s{seed}"
+                    / "evaluations"
+                    / "ood-other"
+                    / "report.json"
+                ).read_text()
+            )
+            for seed in (0, 1)
+        ]
         assert all(r["context"]["out_of_domain"] and r["metrics"]["n_gifs"] == 7 for r in reports)
         check(ood[model], "accuracy", [r["metrics"]["accuracy"]["value"] for r in reports])
     assert "## Out of domain: trained on data, tested on other" in text
@@ -254,7 +325,9 @@ def test_summarize_with_one_value_has_no_interval():
     assert (one.mean, one.half_width, one.n, one.text()) == (0.5, None, 1, "0.5000")
     three = summarize([0.2, 0.4, 0.6])
     assert three.mean == pytest.approx(0.4)
-    assert three.half_width == pytest.approx(student_t.ppf(0.975, 2) * statistics.stdev([0.2, 0.4, 0.6]) / math.sqrt(3))
+    assert three.half_width == pytest.approx(
+        student_t.ppf(0.975, 2) * statistics.stdev([0.2, 0.4, 0.6]) / math.sqrt(3)
+    )
 
 
 class CrashAtEpoch(pl.Callback):
@@ -271,19 +344,34 @@ class CrashAtEpoch(pl.Callback):
 
 @pytest.mark.slow
 def test_an_interrupted_run_is_resumed_from_its_checkpoint_not_restarted(base, one_thread):
-    config = make_config(base, "interrupted", models=("resnet_convgru",), seeds=(0,), experiments=("table4",),
-                         training={**TRAINING, "epochs": 2, "cache_dir": str(base / "cache")})
+    config = make_config(
+        base,
+        "interrupted",
+        models=("resnet_convgru",),
+        seeds=(0,),
+        experiments=("table4",),
+        training={**TRAINING, "epochs": 2, "cache_dir": str(base / "cache")},
+    )
     (run,) = plan_runs(config)
     run_dir = config.run_dir(run)
-    crashed = run_plan(config, progress=False, echo=lambda _: None,
-                       train_fn=functools.partial(train_and_evaluate, callbacks=[CrashAtEpoch(1)]))
+    crashed = run_plan(
+        config,
+        progress=False,
+        echo=lambda _: None,
+        train_fn=functools.partial(train_and_evaluate, callbacks=[CrashAtEpoch(1)]),
+    )
     assert crashed.failed == {run.name: "RuntimeError: simulated crash"}
     assert "simulated crash" in config.error_file(run).read_text()
-    assert (run_dir / "checkpoints" / "last.ckpt").is_file() and not (run_dir / "report.json").exists()
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file() and not (
+        run_dir / "report.json"
+    ).exists()
     assert run_state(config, run).action == "resume"
     first_epoch = _csv(run_dir / "metrics.csv")
     assert len(first_epoch) == 1
-    assert f"- {run.name}: FAILED, RuntimeError: simulated crash" in (Path(config.out) / "results.md").read_text()
+    assert (
+        f"- {run.name}: FAILED, RuntimeError: simulated crash"
+        in (Path(config.out) / "results.md").read_text()
+    )
 
     counter = CountingTrain()
     resumed = run_plan(config, progress=False, echo=lambda _: None, train_fn=counter)
@@ -299,9 +387,13 @@ def test_existing_runs_refuse_other_settings_and_extend_to_more_epochs(finished,
     config, _, _ = finished
     run = plan_runs(config)[0]
     assert run_state(config, run).action == "skip"
-    longer = make_config(base, "results", training={**TRAINING, "epochs": 3, "cache_dir": str(base / "cache")})
+    longer = make_config(
+        base, "results", training={**TRAINING, "epochs": 3, "cache_dir": str(base / "cache")}
+    )
     assert run_state(longer, run).action == "extend"
-    bigger = make_config(base, "results", training={**TRAINING, "size": 48, "cache_dir": str(base / "cache")})
+    bigger = make_config(
+        base, "results", training={**TRAINING, "size": 48, "cache_dir": str(base / "cache")}
+    )
     with pytest.raises(ValueError, match="--size: saved 32, given 48"):
         run_state(bigger, run)
 
@@ -311,13 +403,44 @@ def test_cli_plan_and_aggregate_only(finished, base):
     config, _, _ = finished
     out = Path(config.out)
     args = [
-        "reproduce", config.data, "--out", str(out), "--models", ",".join(MODELS), "--seeds", "0,1",
-        "--ood-data", str(base / "other"),
-        "--clip-lens", "2,4", "--size", "32", "--epochs", "1", "--batch-size", "8", "--max-clips-per-gif", "1",
-        "--workers", "0", "--precision", "32", "--accelerator", "cpu", "--lr", "5e-4",
-        "--cache-dir", str(base / "cache"),
-        "--model-kwargs", "resnet_convgru:hidden_dim=16", "--model-kwargs", "resnet_convgru:num_layers=1",
-        "--model-kwargs", "resnet_convgru:head_hidden=16", "--model-kwargs", "cnn_lstm:hidden_size=16",
+        "reproduce",
+        config.data,
+        "--out",
+        str(out),
+        "--models",
+        ",".join(MODELS),
+        "--seeds",
+        "0,1",
+        "--ood-data",
+        str(base / "other"),
+        "--clip-lens",
+        "2,4",
+        "--size",
+        "32",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--max-clips-per-gif",
+        "1",
+        "--workers",
+        "0",
+        "--precision",
+        "32",
+        "--accelerator",
+        "cpu",
+        "--lr",
+        "5e-4",
+        "--cache-dir",
+        str(base / "cache"),
+        "--model-kwargs",
+        "resnet_convgru:hidden_dim=16",
+        "--model-kwargs",
+        "resnet_convgru:num_layers=1",
+        "--model-kwargs",
+        "resnet_convgru:head_hidden=16",
+        "--model-kwargs",
+        "cnn_lstm:hidden_size=16",
     ]
     result = CliRunner().invoke(app, [*args, "--plan"])
     assert result.exit_code == 0, result.output

@@ -28,7 +28,9 @@ def browser():
     chromium = find_chromium()
     if chromium is None:
         where = os.environ.get("GIFEMO_CHROMIUM", DEFAULT_CHROMIUM)
-        pytest.skip(f"Chromium not found at {where} (Debian package 'chromium'; .ci/run installs it)")
+        pytest.skip(
+            f"Chromium not found at {where} (Debian package 'chromium'; .ci/run installs it)"
+        )
     sync_api = pytest.importorskip(
         "playwright.sync_api", reason="the 'playwright' package is not installed"
     )

@@ -24,11 +24,11 @@ from training_helpers import (
 from typer.testing import CliRunner
 
 from gifemo.cli import app
-from gifemo.training.run_dir import read_history
 from gifemo.training.checkpoint import load_trained_model, read_checkpoint
 from gifemo.training.config import TrainConfig
-from gifemo.training.sharding import ShardedEpochSampler
 from gifemo.training.fit import train
+from gifemo.training.run_dir import read_history
+from gifemo.training.sharding import ShardedEpochSampler
 
 
 @pytest.fixture(scope="module")
@@ -41,18 +41,27 @@ def run(trained_run):
 
 def test_defaults_are_the_papers_table_1(tmp_path):
     config = TrainConfig(data=str(tmp_path))
-    assert (config.epochs, config.batch_size, config.lr, config.weight_decay) == (100, 30, 1e-4, 1e-4)
+    assert (config.epochs, config.batch_size, config.lr, config.weight_decay) == (
+        100,
+        30,
+        1e-4,
+        1e-4,
+    )
     assert (config.clip_len, config.size, config.model) == (4, 224, "resnet_convgru")
     # Table 1 says nothing of precision: the machine decides (tests/test_hardware.py).
     assert config.precision == "auto" and config.channels_last is None
 
 
 def test_config_yaml_round_trip_and_resume_conflicts(tmp_path):
-    config = TrainConfig(data=str(tmp_path), model_kwargs={"hidden_dim": [32, 16]}, lr=3e-4, size=112)
+    config = TrainConfig(
+        data=str(tmp_path), model_kwargs={"hidden_dim": [32, 16]}, lr=3e-4, size=112
+    )
     loaded = TrainConfig.load(config.save(tmp_path / "config.yaml"))
     assert loaded == config
 
-    same = loaded.resume_with({"lr": 0.0003, "size": 112, "epochs": 150, "data": str(tmp_path / ".")})
+    same = loaded.resume_with(
+        {"lr": 0.0003, "size": 112, "epochs": 150, "data": str(tmp_path / ".")}
+    )
     assert same.epochs == 150 and same.lr == config.lr
     with pytest.raises(ValueError) as error:
         loaded.resume_with({"lr": 1e-3, "size": 64, "workers": 0})
@@ -71,10 +80,22 @@ def test_cli_resume_with_a_conflicting_flag_is_refused(tmp_path):
 def test_cli_refuses_to_overwrite_a_run_and_16_mixed_on_cpu(tmp_path):
     (tmp_path / "run").mkdir()
     TrainConfig(data=str(tmp_path)).save(tmp_path / "run" / "config.yaml")
-    result = CliRunner().invoke(app, ["train", str(tmp_path), "--out", str(tmp_path / "run"), "--accelerator", "cpu"])
+    result = CliRunner().invoke(
+        app, ["train", str(tmp_path), "--out", str(tmp_path / "run"), "--accelerator", "cpu"]
+    )
     assert result.exit_code == 2 and "--resume" in result.output
     result = CliRunner().invoke(
-        app, ["train", str(tmp_path), "--out", str(tmp_path / "new"), "--accelerator", "cpu", "--precision", "16-mixed"]
+        app,
+        [
+            "train",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "new"),
+            "--accelerator",
+            "cpu",
+            "--precision",
+            "16-mixed",
+        ],
     )
     assert result.exit_code == 2 and "16-mixed needs a CUDA GPU" in result.output
 
@@ -100,7 +121,9 @@ def test_channels_last_and_bf16_training_step_on_cpu():
     from gifemo.training.lightning_module import GifEmotionModule
 
     module = GifEmotionModule(
-        model_name="resnet_convgru", model_kwargs=SMALL_CONVGRU, labels=["a", "b", "c"],
+        model_name="resnet_convgru",
+        model_kwargs=SMALL_CONVGRU,
+        labels=["a", "b", "c"],
         preprocess={"size": 32, "clip_len": 4},
     )
     conv = module.model.backbone.conv1.weight
@@ -123,8 +146,16 @@ def test_run_lowers_the_loss_beats_chance_and_fills_the_run_dir(run):
     run_dir, result = run
     names = {p.name for p in run_dir.iterdir()}
     assert names >= {
-        "config.yaml", "labels.txt", "split.csv", "checkpoints", "metrics.csv", "logs",
-        "predictions.csv", "report.json", "report.md", "confusion_matrix.png",
+        "config.yaml",
+        "labels.txt",
+        "split.csv",
+        "checkpoints",
+        "metrics.csv",
+        "logs",
+        "predictions.csv",
+        "report.json",
+        "report.md",
+        "confusion_matrix.png",
     }
     assert {p.name for p in (run_dir / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
     assert TrainConfig.load(run_dir / "config.yaml").size == 64
@@ -154,7 +185,11 @@ def test_run_killed_mid_epoch_and_resumed_ends_like_an_uninterrupted_run(tmp_pat
     data = tiny_dataset(base / "synth")
     # Workers, augmentation, dropout and per-epoch clip sampling: every source of randomness.
     config = tiny_config(
-        data, base / "cache", epochs=2, workers=1, augment=True,
+        data,
+        base / "cache",
+        epochs=2,
+        workers=1,
+        augment=True,
         model_kwargs={**SMALL_CONVGRU, "dropout": 0.3},
     )
     steps = steps_per_epoch(config)
@@ -175,11 +210,16 @@ def test_run_killed_mid_epoch_and_resumed_ends_like_an_uninterrupted_run(tmp_pat
 
     train(config, work / "killed", resume=True, progress=False)
 
-    straight, resumed = (read_history(work / name / "metrics.csv") for name in ("straight", "killed"))
+    straight, resumed = (
+        read_history(work / name / "metrics.csv") for name in ("straight", "killed")
+    )
     assert straight[0]["step"] == steps
     drop_time = [{k: v for k, v in row.items() if k != "time/epoch_s"} for row in straight]
     assert [{k: v for k, v in row.items() if k != "time/epoch_s"} for row in resumed] == drop_time
-    a, b = (read_checkpoint(work / name / "checkpoints" / "last.ckpt") for name in ("straight", "killed"))
+    a, b = (
+        read_checkpoint(work / name / "checkpoints" / "last.ckpt")
+        for name in ("straight", "killed")
+    )
     assert a["global_step"] == b["global_step"] == 2 * steps
     for key, tensor in a["state_dict"].items():
         assert torch.equal(tensor, b["state_dict"][key]), key
@@ -193,10 +233,34 @@ def test_two_process_ddp_run_completes_and_its_checkpoint_loads(tmp_path_factory
     run_dir = tmp_path_factory.mktemp("ddp") / "run"
     kwargs = [arg for k, v in SMALL_CONVGRU.items() for arg in ("--model-kwargs", f"{k}={v}")]
     command = [
-        sys.executable, str(Path(sys.executable).parent / "gifemo"), "train", str(data), "--out", str(run_dir),
-        "--devices", "2", "--accelerator", "cpu", "--epochs", "1", "--size", "32", "--batch-size", "8",
-        "--max-clips-per-gif", "2", "--workers", "0", "--precision", "32", "--lr", "1e-3",
-        "--cache-dir", str(base / "cache"), "--no-progress", *kwargs,
+        sys.executable,
+        str(Path(sys.executable).parent / "gifemo"),
+        "train",
+        str(data),
+        "--out",
+        str(run_dir),
+        "--devices",
+        "2",
+        "--accelerator",
+        "cpu",
+        "--epochs",
+        "1",
+        "--size",
+        "32",
+        "--batch-size",
+        "8",
+        "--max-clips-per-gif",
+        "2",
+        "--workers",
+        "0",
+        "--precision",
+        "32",
+        "--lr",
+        "1e-3",
+        "--cache-dir",
+        str(base / "cache"),
+        "--no-progress",
+        *kwargs,
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
@@ -211,7 +275,9 @@ def test_two_process_ddp_run_completes_and_its_checkpoint_loads(tmp_path_factory
     assert meta["metrics"]["val/n_clips"] == report["metrics"]["n_clips"]
     # The ranks stepped together, each through its half of the training clips.
     config = TrainConfig.load(run_dir / "config.yaml")
-    assert read_checkpoint(run_dir / "checkpoints" / "last.ckpt")["global_step"] == steps_per_epoch(config, 2)
+    assert read_checkpoint(run_dir / "checkpoints" / "last.ckpt")["global_step"] == steps_per_epoch(
+        config, 2
+    )
     with torch.inference_mode():
         assert trained.model(torch.randn(1, 4, 3, 32, 32)).shape == (1, 7)
 
@@ -222,14 +288,25 @@ def test_without_a_terminal_progress_is_one_line_per_epoch_not_a_bar(tmp_path, c
 
     config = TrainConfig(data=str(tmp_path), size=32, epochs=3)
     # Under pytest stdout is captured, as in `gifemo demo > log`: no bar, the history echoes instead.
-    trainer = build_trainer(config, tmp_path, accelerator="cpu", steps_per_epoch=1, callbacks=[], progress=True)
+    trainer = build_trainer(
+        config, tmp_path, accelerator="cpu", steps_per_epoch=1, callbacks=[], progress=True
+    )
     history = next(c for c in trainer.callbacks if isinstance(c, EpochHistory))
     assert trainer.progress_bar_callback is None and history.echo
-    quiet = build_trainer(config, tmp_path, accelerator="cpu", steps_per_epoch=1, callbacks=[], progress=False)
+    quiet = build_trainer(
+        config, tmp_path, accelerator="cpu", steps_per_epoch=1, callbacks=[], progress=False
+    )
     assert not next(c for c in quiet.callbacks if isinstance(c, EpochHistory)).echo
 
-    row = {"epoch": 1, "step": 20, "train/epoch_loss": 1.7123, "train/epoch_acc": 0.3011,
-           "val/loss": 1.8, "val/gif_acc": 0.25, "time/epoch_s": 37.8}
+    row = {
+        "epoch": 1,
+        "step": 20,
+        "train/epoch_loss": 1.7123,
+        "train/epoch_acc": 0.3011,
+        "val/loss": 1.8,
+        "val/gif_acc": 0.25,
+        "time/epoch_s": 37.8,
+    }
     assert EpochHistory.describe(row, 3) == (
         "epoch 2/3: train loss 1.712 acc 0.301 | val loss 1.800 GIF acc 0.250 | 38 s"
     )

@@ -31,7 +31,9 @@ SMALL_CONVGRU = {"hidden_dim": 16, "num_layers": 1, "head_hidden": 16}
 _SESSION: dict[str, Any] = {}
 
 
-def tiny_dataset(root: Path, *, per_class: int = 6, size: int = 64, seed: int = 0, difficulty: float = 0.0) -> Path:
+def tiny_dataset(
+    root: Path, *, per_class: int = 6, size: int = 64, seed: int = 0, difficulty: float = 0.0
+) -> Path:
     """``root/<label>/*.gif``: ``per_class`` GIFs of each of the paper's seven emotions."""
     key = ("dataset", str(root), per_class, size, seed, difficulty)
     if key not in _SESSION:
@@ -41,8 +43,19 @@ def tiny_dataset(root: Path, *, per_class: int = 6, size: int = 64, seed: int = 
 
         result = CliRunner().invoke(
             app,
-            ["data", "synth", str(root), "--per-class", str(per_class), "--size", str(size),
-             "--seed", str(seed), "--difficulty", difficulty],
+            [
+                "data",
+                "synth",
+                str(root),
+                "--per-class",
+                str(per_class),
+                "--size",
+                str(size),
+                "--seed",
+                str(seed),
+                "--difficulty",
+                difficulty,
+            ],
         )
         assert result.exit_code == 0, result.output
         _SESSION[key] = root
@@ -107,9 +120,14 @@ def steps_per_epoch(config, world_size: int = 1) -> int:
     from gifemo.data.datamodule import GifDataModule
 
     data = GifDataModule(
-        config.data, size=config.size, clip_len=config.clip_len, seed=config.seed,
-        test_fraction=config.test_fraction, max_clips_per_gif=config.max_clips_per_gif,
-        cache_dir=config.cache_dir, progress=False,
+        config.data,
+        size=config.size,
+        clip_len=config.clip_len,
+        seed=config.seed,
+        test_fraction=config.test_fraction,
+        max_clips_per_gif=config.max_clips_per_gif,
+        cache_dir=config.cache_dir,
+        progress=False,
     )
     data.setup("fit")
     per_rank = math.ceil(len(data.datasets["train"]) / world_size)
@@ -129,16 +147,31 @@ class PauseAtStep(pl.Callback):
             time.sleep(600)
 
 
-def start_training(config, run_dir: Path, *, resume: bool = False, pause_at: int | None = None,
-                   marker: Path | None = None) -> subprocess.Popen:
+def start_training(
+    config,
+    run_dir: Path,
+    *,
+    resume: bool = False,
+    pause_at: int | None = None,
+    marker: Path | None = None,
+) -> subprocess.Popen:
     """Train in a child process (one torch thread, so that runs are bit-for-bit comparable)."""
     payload = json.dumps(
-        {"config": config.to_dict(), "run_dir": str(run_dir), "resume": resume,
-         "pause_at": pause_at, "marker": str(marker) if marker else None}
+        {
+            "config": config.to_dict(),
+            "run_dir": str(run_dir),
+            "resume": resume,
+            "pause_at": pause_at,
+            "marker": str(marker) if marker else None,
+        }
     )
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
     return subprocess.Popen(
-        [sys.executable, __file__, payload], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [sys.executable, __file__, payload],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -150,9 +183,16 @@ def _child(payload: str) -> None:
 
     torch.set_num_threads(1)
     args = json.loads(payload)
-    callbacks = [PauseAtStep(args["pause_at"], args["marker"])] if args["pause_at"] is not None else []
-    train_and_evaluate(TrainConfig.from_dict(args["config"]), Path(args["run_dir"]), resume=args["resume"],
-                       callbacks=callbacks, progress=False)
+    callbacks = (
+        [PauseAtStep(args["pause_at"], args["marker"])] if args["pause_at"] is not None else []
+    )
+    train_and_evaluate(
+        TrainConfig.from_dict(args["config"]),
+        Path(args["run_dir"]),
+        resume=args["resume"],
+        callbacks=callbacks,
+        progress=False,
+    )
 
 
 if __name__ == "__main__":

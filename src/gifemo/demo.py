@@ -81,14 +81,21 @@ class DemoConfig:
         from gifemo.data.synth import DEFAULT_DIFFICULTY
 
         difficulty = DEFAULT_DIFFICULTY if self.difficulty is None else self.difficulty
-        return {"per_class": self.per_class, "size": self.gif_size, "seed": self.seed, "difficulty": difficulty}
+        return {
+            "per_class": self.per_class,
+            "size": self.gif_size,
+            "seed": self.seed,
+            "difficulty": difficulty,
+        }
 
     def train_config(self):
         """The training run's config: the fields this config shares with TrainConfig, on the
         CPU, reading the synthetic data and caching its frames under ``OUT/cache``."""
         from gifemo.training.config import TrainConfig
 
-        shared = {f.name for f in dataclasses.fields(TrainConfig)} & {f.name for f in dataclasses.fields(self)}
+        shared = {f.name for f in dataclasses.fields(TrainConfig)} & {
+            f.name for f in dataclasses.fields(self)
+        }
         return TrainConfig(
             data=str(self.data_dir),
             accelerator="cpu",
@@ -107,7 +114,9 @@ class DemoResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def run_demo(config: DemoConfig, *, console=None, train_fn: Callable[..., Any] | None = None) -> DemoResult:
+def run_demo(
+    config: DemoConfig, *, console=None, train_fn: Callable[..., Any] | None = None
+) -> DemoResult:
     """Run the six steps (see the module docstring); returns what they produced."""
     from rich.console import Console
 
@@ -143,15 +152,27 @@ def run_demo(config: DemoConfig, *, console=None, train_fn: Callable[..., Any] |
 
 
 def _dataset(config: DemoConfig, console, result: DemoResult) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from gifemo.data.synth import LABELS_CSV, generate_dataset
 
     data = config.data_dir
     state, wanted = data / SYNTH_STATE, config.synth_settings()
     result.outputs["dataset"] = data
-    if (data / LABELS_CSV).is_file() and state.is_file() and json.loads(state.read_text()) == wanted:
-        console.print(f"reusing {data} ({7 * config.per_class} GIFs, made earlier with the same settings)")
+    if (
+        (data / LABELS_CSV).is_file()
+        and state.is_file()
+        and json.loads(state.read_text()) == wanted
+    ):
+        console.print(
+            f"reusing {data} ({7 * config.per_class} GIFs, made earlier with the same settings)"
+        )
         return
     if config.run.is_run:
         raise ValueError(
@@ -162,16 +183,27 @@ def _dataset(config: DemoConfig, console, result: DemoResult) -> None:
         f"{wanted['per_class']} animated faces per emotion, {wanted['size']} px, difficulty {wanted['difficulty']}, "
         f"seed {wanted['seed']} -> {data}"
     )
-    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    columns = (
+        "{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=console, disable=not config.progress) as bar:
         job = bar.add_task("synthesising", total=None)
         summary = generate_dataset(
-            data, **wanted, workers=config.synth_workers, progress=lambda done, total: bar.update(job, completed=done, total=total)
+            data,
+            **wanted,
+            workers=config.synth_workers,
+            progress=lambda done, total: bar.update(job, completed=done, total=total),
         )
     for line in summary.failures:
         console.print(f"[red]failed:[/red] {line}", markup=True, highlight=False)
     atomic_write_text(state, json.dumps(wanted) + "\n")
-    console.print(f"wrote {summary.written} GIFs in {summary.seconds:.0f} s ({summary.gifs_per_second:.1f} GIFs/s)")
+    console.print(
+        f"wrote {summary.written} GIFs in {summary.seconds:.0f} s ({summary.gifs_per_second:.1f} GIFs/s)"
+    )
 
 
 def _describe(config: DemoConfig, console, result: DemoResult) -> None:
@@ -185,10 +217,14 @@ def _describe(config: DemoConfig, console, result: DemoResult) -> None:
         f"{summary.n_gifs} GIFs, {', '.join(f'{label} {len(stats.frames[label])}' for label in stats.labels)}; "
         f"frames per GIF: min {summary.min}, median {summary.median:g}, mean {summary.mean:.1f}, max {summary.max}"
     )
-    result.outputs["frame histogram (Fig. 5)"] = plot_frame_histogram(stats, out / "frames_histogram.png")
+    result.outputs["frame histogram (Fig. 5)"] = plot_frame_histogram(
+        stats, out / "frames_histogram.png"
+    )
     settings = config.synth_settings()
     sheet = out / "contact_sheet.png"
-    render_contact_sheet(sheet, seed=settings["seed"], size=settings["size"], difficulty=settings["difficulty"])
+    render_contact_sheet(
+        sheet, seed=settings["seed"], size=settings["size"], difficulty=settings["difficulty"]
+    )
     result.outputs["contact sheet"] = sheet
 
 
@@ -256,28 +292,41 @@ def _predict(config: DemoConfig, console, result: DemoResult) -> None:
     out = config.out_dir / "predictions"
     gifs = _test_gifs(config)
     predictor = load(config.run.path, precision=config.precision)
-    table = Table(title=f"Emotion intensities of {len(gifs)} test GIFs (mean of each GIF's clips)",
-                  box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(
+        title=f"Emotion intensities of {len(gifs)} test GIFs (mean of each GIF's clips)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
     table.add_column("GIF")
     table.add_column("true")
     table.add_column("predicted")
     for label in predictor.labels:
         table.add_column(label, justify="right")
     done = []
-    for (path, true), prediction in zip(gifs, predictor.predict_many([p for p, _ in gifs]), strict=True):
+    for (path, true), prediction in zip(
+        gifs, predictor.predict_many([p for p, _ in gifs]), strict=True
+    ):
         if not isinstance(prediction, Prediction):
             console.print(f"[red]{path.name}: {prediction.error}[/red]")
             continue
         top = prediction.top_label
         mark = "[green]" if top == true else "[red]"
-        table.add_row(path.stem, true, f"{mark}{top}[/]",
-                      *(f"{prediction.intensities[label]:.2f}" for label in predictor.labels))
-        plot_timeline(prediction, out / f"{path.stem}.timeline.png", title=f"{path.name} (true: {true})")
+        table.add_row(
+            path.stem,
+            true,
+            f"{mark}{top}[/]",
+            *(f"{prediction.intensities[label]:.2f}" for label in predictor.labels),
+        )
+        plot_timeline(
+            prediction, out / f"{path.stem}.timeline.png", title=f"{path.name} (true: {true})"
+        )
         done.append((path, true, prediction))
     console.print(table)
     if done:
         path, _, prediction = done[0]
-        result.outputs["annotated GIF"] = annotate_gif(prediction, path, out / f"{path.stem}.annotated.gif")
+        result.outputs["annotated GIF"] = annotate_gif(
+            prediction, path, out / f"{path.stem}.annotated.gif"
+        )
         result.outputs["timelines (one PNG per GIF)"] = out
     records = [{**prediction.to_dict(), "true_label": true} for _, true, prediction in done]
     path = out / "predictions.json"
@@ -310,9 +359,13 @@ def _summary(config: DemoConfig, console, result: DemoResult) -> None:
     for name, path in result.outputs.items():
         # Plain lines, not a table: a path must never be cut to fit the terminal.
         console.print(f"{name:<{width}}  {path}", highlight=False, soft_wrap=True)
-    lines = [f"test accuracy {result.accuracy:.1%}" if result.accuracy is not None else None,
-             f"out-of-domain accuracy {result.ood_accuracy:.1%}" if result.ood_accuracy is not None else None,
-             f"total {format_duration(result.seconds['total'])}"]
+    lines = [
+        f"test accuracy {result.accuracy:.1%}" if result.accuracy is not None else None,
+        f"out-of-domain accuracy {result.ood_accuracy:.1%}"
+        if result.ood_accuracy is not None
+        else None,
+        f"total {format_duration(result.seconds['total'])}",
+    ]
     console.print("; ".join(x for x in lines if x))
     summary = {
         "settings": dataclasses.asdict(config),

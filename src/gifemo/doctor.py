@@ -20,11 +20,24 @@ from pathlib import Path
 from typing import Any
 
 #: CPU flags that decide which kernels run fast (from ``/proc/cpuinfo``).
-CPU_FLAGS: tuple[str, ...] = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile")
+CPU_FLAGS: tuple[str, ...] = (
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512_vnni",
+    "avx512_bf16",
+    "amx_bf16",
+    "amx_tile",
+)
 #: Environment variables that change what torch, oneDNN or gifemo do.
 ENV_VARS: tuple[str, ...] = (
-    "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-    "CUDA_VISIBLE_DEVICES", "GIFEMO_CACHE", "GIFEMO_CHROMIUM",
+    "ATEN_CPU_CAPABILITY",
+    "ONEDNN_MAX_CPU_ISA",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "CUDA_VISIBLE_DEVICES",
+    "GIFEMO_CACHE",
+    "GIFEMO_CHROMIUM",
 )
 #: Where ``.ci/run`` installs Chromium (Debian's package); ``GIFEMO_CHROMIUM`` overrides it.
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
@@ -37,7 +50,12 @@ def find_imagemagick() -> str | None:
     Wrapper scripts are skipped: the ``convert`` first on PATH may be a stand-in that rewrites its
     arguments (this project's machines have one), so system locations are tried first.
     """
-    candidates = ["/usr/bin/convert", "/usr/bin/convert-im6.q16", shutil.which("magick"), shutil.which("convert")]
+    candidates = [
+        "/usr/bin/convert",
+        "/usr/bin/convert-im6.q16",
+        shutil.which("magick"),
+        shutil.which("convert"),
+    ]
     for convert in dict.fromkeys(c for c in candidates if c and os.access(c, os.X_OK)):
         with open(convert, "rb") as handle:
             if handle.read(2) == b"#!":
@@ -58,7 +76,11 @@ def _first_line(program: str, *args: str) -> str:
         result = subprocess.run([program, *args], capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.SubprocessError):
         return ""
-    return (result.stdout or result.stderr).strip().splitlines()[0] if (result.stdout or result.stderr).strip() else ""
+    return (
+        (result.stdout or result.stderr).strip().splitlines()[0]
+        if (result.stdout or result.stderr).strip()
+        else ""
+    )
 
 
 def _version(package: str) -> str | None:
@@ -74,13 +96,15 @@ def _gpus() -> list[dict[str, Any]]:
     gpus = []
     for index in range(torch.cuda.device_count()):
         props = torch.cuda.get_device_properties(index)
-        gpus.append({
-            "index": index,
-            "name": props.name,
-            "capability": f"{props.major}.{props.minor}",
-            "memory_gib": round(props.total_memory / 2**30, 1),
-            "bf16": props.major >= 8,  # Ampere and later
-        })
+        gpus.append(
+            {
+                "index": index,
+                "name": props.name,
+                "capability": f"{props.major}.{props.minor}",
+                "memory_gib": round(props.total_memory / 2**30, 1),
+                "bf16": props.major >= 8,  # Ampere and later
+            }
+        )
     return gpus
 
 
@@ -108,7 +132,10 @@ def collect() -> dict[str, Any]:
         "gifemo": __version__,
         "python": sys.version.split()[0],
         "platform": platform.platform(),
-        "packages": {name: _version(name) for name in ("torch", "torchvision", "lightning", "onnxruntime", "numpy", "pillow")},
+        "packages": {
+            name: _version(name)
+            for name in ("torch", "torchvision", "lightning", "onnxruntime", "numpy", "pillow")
+        },
         "torch": {
             "version": str(torch.__version__),
             "cuda": torch.version.cuda,
@@ -126,10 +153,18 @@ def collect() -> dict[str, Any]:
             "native_bf16": cpu_has_native_bf16(),
         },
         "gpus": _gpus(),
-        "auto": {device: resolve_compute("auto", None, device=device).to_dict() for device in devices},
+        "auto": {
+            device: resolve_compute("auto", None, device=device).to_dict() for device in devices
+        },
         "optional_programs": {
-            "imagemagick": {"path": convert, "version": _first_line(convert, "-version") if convert else None},
-            "chromium": {"path": chromium, "version": _first_line(chromium, "--version") if chromium else None},
+            "imagemagick": {
+                "path": convert,
+                "version": _first_line(convert, "-version") if convert else None,
+            },
+            "chromium": {
+                "path": chromium,
+                "version": _first_line(chromium, "--version") if chromium else None,
+            },
         },
         "cache_dir": {"path": str(cache), "exists": cache.is_dir()},
         "environment": {name: os.environ[name] for name in ENV_VARS if name in os.environ},
@@ -139,7 +174,9 @@ def collect() -> dict[str, Any]:
 def render_text(report: dict[str, Any]) -> str:
     """The report as aligned ``key: value`` lines, for a terminal or a bug report."""
     cpu, torch_info = report["cpu"], report["torch"]
-    flags = " ".join(name for name, present in cpu["flags"].items() if present) or "none of the listed"
+    flags = (
+        " ".join(name for name, present in cpu["flags"].items() if present) or "none of the listed"
+    )
     lines = [
         f"gifemo {report['gifemo']}, Python {report['python']}, {report['platform']}",
         "packages: " + ", ".join(f"{k} {v or 'missing'}" for k, v in report["packages"].items()),
@@ -152,17 +189,32 @@ def render_text(report: dict[str, Any]) -> str:
     ]
     if report["gpus"]:
         for gpu in report["gpus"]:
-            lines.append(f"GPU {gpu['index']}: {gpu['name']} (compute {gpu['capability']}, {gpu['memory_gib']} GiB)")
+            lines.append(
+                f"GPU {gpu['index']}: {gpu['name']} (compute {gpu['capability']}, {gpu['memory_gib']} GiB)"
+            )
     else:
         lines.append("GPUs: none")
     for device, choice in report["auto"].items():
         layout = "channels-last" if choice["channels_last"] else "contiguous"
-        lines.append(f"auto on {device}: precision {choice['precision']}, {layout} ({choice['reason']})")
+        lines.append(
+            f"auto on {device}: precision {choice['precision']}, {layout} ({choice['reason']})"
+        )
     for name, found in report["optional_programs"].items():
-        where = f"{found['path']} ({found['version']})" if found["path"] else "not found (the tests that need it skip)"
+        where = (
+            f"{found['path']} ({found['version']})"
+            if found["path"]
+            else "not found (the tests that need it skip)"
+        )
         lines.append(f"{name}: {where}")
     cache = report["cache_dir"]
     lines.append(f"cache dir: {cache['path']}" + ("" if cache["exists"] else " (not created yet)"))
     env = report["environment"]
-    lines.append("environment: " + (", ".join(f"{k}={v}" for k, v in env.items()) if env else "none of " + ", ".join(ENV_VARS)))
+    lines.append(
+        "environment: "
+        + (
+            ", ".join(f"{k}={v}" for k, v in env.items())
+            if env
+            else "none of " + ", ".join(ENV_VARS)
+        )
+    )
     return "\n".join(lines)

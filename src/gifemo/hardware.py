@@ -49,9 +49,22 @@ EMULATED_BF16_SLOWDOWN = "7x slower 3x3 convolutions and over 100x slower matrix
 #: oneDNN's CPU ISA names from lowest to highest (``ONEDNN_MAX_CPU_ISA``); from
 #: ``AVX512_CORE_BF16`` up, bfloat16 runs on native instructions.
 _ONEDNN_ISAS: tuple[str, ...] = (
-    "SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI",
-    "AVX512_CORE_BF16", "AVX10_1_512", "AVX512_CORE_FP16", "AVX10_1_512_AMX",
-    "AVX512_CORE_AMX", "AVX10_1_512_AMX_FP16", "AVX512_CORE_AMX_FP16", "ALL", "DEFAULT",
+    "SSE41",
+    "AVX",
+    "AVX2",
+    "AVX2_VNNI",
+    "AVX2_VNNI_2",
+    "AVX512_CORE",
+    "AVX512_CORE_VNNI",
+    "AVX512_CORE_BF16",
+    "AVX10_1_512",
+    "AVX512_CORE_FP16",
+    "AVX10_1_512_AMX",
+    "AVX512_CORE_AMX",
+    "AVX10_1_512_AMX_FP16",
+    "AVX512_CORE_AMX_FP16",
+    "ALL",
+    "DEFAULT",
 )
 
 
@@ -213,14 +226,20 @@ def resolve_compute(
     else:
         resolved, reason = requested, "as asked"
         if kind == "cpu" and resolved == "16-mixed":
-            raise ValueError("precision 16-mixed needs a CUDA GPU (float16 autocast); on CPU use 32 or auto")
+            raise ValueError(
+                "precision 16-mixed needs a CUDA GPU (float16 autocast); on CPU use 32 or auto"
+            )
         if kind == "cpu" and resolved == "bf16-mixed" and not cpu_has_native_bf16():
             warn_emulated_bf16()
             reason = "as asked; this CPU emulates bfloat16"
     if channels_last is None:
         channels_last = kind == "cpu" or resolved != "32"
     return ComputeChoice(
-        precision=resolved, channels_last=bool(channels_last), device=kind, requested=requested, reason=reason
+        precision=resolved,
+        channels_last=bool(channels_last),
+        device=kind,
+        requested=requested,
+        reason=reason,
     )
 
 

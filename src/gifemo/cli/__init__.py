@@ -11,7 +11,19 @@ from __future__ import annotations
 import typer
 
 from gifemo import __version__
-from gifemo.cli import data, demo, doctor, evaluate, export, frames, models, predict, reproduce, serve, train
+from gifemo.cli import (
+    data,
+    demo,
+    doctor,
+    evaluate,
+    export,
+    frames,
+    models,
+    predict,
+    reproduce,
+    serve,
+    train,
+)
 
 app = typer.Typer(
     name="gifemo",
@@ -37,7 +49,19 @@ def _root(
     """Emotion recognition in animated GIFs."""
 
 
-for _module in (frames, data, models, train, evaluate, predict, export, serve, reproduce, demo, doctor):
+for _module in (
+    frames,
+    data,
+    models,
+    train,
+    evaluate,
+    predict,
+    export,
+    serve,
+    reproduce,
+    demo,
+    doctor,
+):
     _module.register(app)
 
 

@@ -6,7 +6,9 @@ import typer
 
 from gifemo.cli import data_gifgif, data_stats, data_synth
 
-data_app = typer.Typer(help="Datasets: statistics, the built-in synthetic set, GIFGIF.", no_args_is_help=True)
+data_app = typer.Typer(
+    help="Datasets: statistics, the built-in synthetic set, GIFGIF.", no_args_is_help=True
+)
 
 for _module in (data_stats, data_synth, data_gifgif):
     _module.register(data_app)

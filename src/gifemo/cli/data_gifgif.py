@@ -39,7 +39,9 @@ def rank(
     comparisons: Path = typer.Argument(
         ..., exists=True, dir_okay=False, help="gifgif-dataset-20150121-v1.csv (plain or gzip)."
     ),
-    out: Path = typer.Option(..., "--out", "-o", help="Manifest to write: id,url,label,score,rank."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Manifest to write: id,url,label,score,rank."
+    ),
     top: int = typer.Option(300, "--top", min=1, help="GIFs kept per emotion (the paper: 300)."),
     emotions: str | None = typer.Option(
         None,
@@ -48,14 +50,21 @@ def rank(
         "Default: the paper's seven.",
         show_default=False,
     ),
-    method: Method = typer.Option(Method.bt, "--method", help="bt: regularised Bradley-Terry; "
-                                  "trueskill: sequential TrueSkill (order-dependent)."),
+    method: Method = typer.Option(
+        Method.bt,
+        "--method",
+        help="bt: regularised Bradley-Terry; trueskill: sequential TrueSkill (order-dependent).",
+    ),
     alpha: float | None = typer.Option(
-        None, "--alpha", help="Bradley-Terry prior strength: alpha*sum(theta^2) (default 0.5, "
-        "a N(0,1) prior).", show_default=False,
+        None,
+        "--alpha",
+        help="Bradley-Terry prior strength: alpha*sum(theta^2) (default 0.5, a N(0,1) prior).",
+        show_default=False,
     ),
     base_url: str | None = typer.Option(
-        None, "--base-url", help="URL template with {id} (default: GIPHY's media URL).",
+        None,
+        "--base-url",
+        help="URL template with {id} (default: GIPHY's media URL).",
         show_default=False,
     ),
 ) -> None:
@@ -81,8 +90,12 @@ def rank(
 
     start = time.perf_counter()
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
-        console=console, transient=True,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
     ) as progress:
         task = progress.add_task(f"reading {comparisons.name}", total=None)
         with opt.exit_on_error(ValueError):
@@ -96,8 +109,11 @@ def rank(
         f"read {data.n_rows:,} rows ({len(data.ids):,} GIFs) in {read_s:.1f} s: "
         f"{data.n_used:,} votes used, "
         f"{data.not_requested:,} of other emotions, {data.n_skipped:,} skipped"
-        + (" (" + ", ".join(f"{k}: {v:,}" for k, v in sorted(data.skipped.items())) + ")"
-           if data.skipped else "")
+        + (
+            " (" + ", ".join(f"{k}: {v:,}" for k, v in sorted(data.skipped.items())) + ")"
+            if data.skipped
+            else ""
+        )
     )
     with console.status(f"scoring {len(config.emotions)} emotion(s) with {config.method}"):
         with opt.exit_on_error(ValueError):
@@ -109,24 +125,44 @@ def rank(
     for column in ("metric", "label", "votes", "neither", "GIFs scored", "kept", "ceded"):
         table.add_column(column, justify="left" if column in ("metric", "label") else "right")
     for s in result.stats:
-        table.add_row(s.metric, s.label, f"{s.n_votes:,}", f"{s.n_neither:,}", f"{s.n_scored:,}",
-                      str(s.n_selected), str(s.n_ceded))
+        table.add_row(
+            s.metric,
+            s.label,
+            f"{s.n_votes:,}",
+            f"{s.n_neither:,}",
+            f"{s.n_scored:,}",
+            str(s.n_selected),
+            str(s.n_ceded),
+        )
     console.print(table)
     stats_path = out.with_name(out.stem + ".rank.json")
-    atomic_write_text(stats_path, json.dumps({
-        "comparisons": str(comparisons),
-        "config": {"top": config.top, "emotions": list(config.emotions), "method": config.method,
-                   "alpha": config.alpha, "base_url": config.base_url},
-        "rows": data.n_rows,
-        "gifs": len(data.ids),
-        "votes_used": data.n_used,
-        "rows_of_other_emotions": data.not_requested,
-        "skipped": dict(sorted(data.skipped.items())),
-        "emotions": [vars(s) for s in result.stats],
-        "seconds": round(elapsed, 2),
-    }, indent=2) + "\n")
-    console.print(f"wrote {len(result.rows):,} rows to {out} (details: {stats_path.name}) "
-                  f"in {elapsed:.1f} s")
+    atomic_write_text(
+        stats_path,
+        json.dumps(
+            {
+                "comparisons": str(comparisons),
+                "config": {
+                    "top": config.top,
+                    "emotions": list(config.emotions),
+                    "method": config.method,
+                    "alpha": config.alpha,
+                    "base_url": config.base_url,
+                },
+                "rows": data.n_rows,
+                "gifs": len(data.ids),
+                "votes_used": data.n_used,
+                "rows_of_other_emotions": data.not_requested,
+                "skipped": dict(sorted(data.skipped.items())),
+                "emotions": [vars(s) for s in result.stats],
+                "seconds": round(elapsed, 2),
+            },
+            indent=2,
+        )
+        + "\n",
+    )
+    console.print(
+        f"wrote {len(result.rows):,} rows to {out} (details: {stats_path.name}) in {elapsed:.1f} s"
+    )
 
 
 @gifgif_app.command("download")
@@ -135,11 +171,17 @@ def download(
     out: Path = typer.Option(..., "--out", "-o", help="Dataset folder: DIR/<label>/<id>.gif."),
     concurrency: int = typer.Option(8, "--concurrency", min=1, max=64, help="Parallel requests."),
     from_tar: Path | None = typer.Option(
-        None, "--from-tar", exists=True, dir_okay=False,
-        help="Take the GIFs from gifgif-images-v1.tar instead of the web.", show_default=False,
+        None,
+        "--from-tar",
+        exists=True,
+        dir_okay=False,
+        help="Take the GIFs from gifgif-images-v1.tar instead of the web.",
+        show_default=False,
     ),
     base_url: str | None = typer.Option(
-        None, "--base-url", help="URL template with {id}; default: the manifest's url column.",
+        None,
+        "--base-url",
+        help="URL template with {id}; default: the manifest's url column.",
         show_default=False,
     ),
     timeout: float = typer.Option(30.0, "--timeout", min=0.1, help="Seconds, per connect/read."),
@@ -168,16 +210,24 @@ def download(
     with opt.exit_on_error(ValueError):
         entries = read_manifest(manifest)
         config = DownloadConfig(
-            concurrency=concurrency, timeout_s=timeout, retries=retries, backoff_s=backoff,
-            max_bytes=int(max_mb * 2**20), base_url=base_url,
+            concurrency=concurrency,
+            timeout_s=timeout,
+            retries=retries,
+            backoff_s=backoff,
+            max_bytes=int(max_mb * 2**20),
+            base_url=base_url,
         )
         if from_tar is None and config.base_url is None:
             for entry in entries:
                 config.url_for(entry)  # every row needs a url before anything starts
 
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=True,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
     ) as progress:
         task = progress.add_task("tar" if from_tar else "download", total=len(entries))
 
@@ -186,8 +236,9 @@ def download(
 
         if from_tar is not None:
             with opt.exit_on_error(ValueError):
-                report = extract_from_tar(entries, from_tar, out, max_bytes=config.max_bytes,
-                                          on_result=advance)
+                report = extract_from_tar(
+                    entries, from_tar, out, max_bytes=config.max_bytes, on_result=advance
+                )
         else:
             report = download_gifs(entries, out, config=config, on_result=advance)
     manifest_path, report_path = write_dataset_files(out, report)

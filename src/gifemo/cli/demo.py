@@ -13,9 +13,15 @@ DEFAULT_OOD_DATA = Path("../shared/data/noto-emoji-7")
 
 
 def demo_command(
-    out: Path = typer.Option(Path("demo"), "--out", "-o", help="Where every output of the demo goes."),
-    per_class: int | None = typer.Option(None, help="Synthetic GIFs per class. [the demo's default]"),
-    size: int | None = typer.Option(None, help="Training frame side in pixels. [the demo's default]"),
+    out: Path = typer.Option(
+        Path("demo"), "--out", "-o", help="Where every output of the demo goes."
+    ),
+    per_class: int | None = typer.Option(
+        None, help="Synthetic GIFs per class. [the demo's default]"
+    ),
+    size: int | None = typer.Option(
+        None, help="Training frame side in pixels. [the demo's default]"
+    ),
     epochs: int | None = typer.Option(None, help="Training epochs. [the demo's default]"),
     ood_data: Path = typer.Option(
         DEFAULT_OOD_DATA,
@@ -33,7 +39,9 @@ def demo_command(
     overrides = {"per_class": per_class, "size": size, "epochs": epochs}
     with opt.exit_on_error():
         config = DemoConfig(
-            out=str(out), ood_data=str(ood_data), **{k: v for k, v in overrides.items() if v is not None}
+            out=str(out),
+            ood_data=str(ood_data),
+            **{k: v for k, v in overrides.items() if v is not None},
         )
         opt.quiet_lightning()
         run_demo(config)

@@ -11,15 +11,21 @@ from gifemo.cli import options as opt
 
 def evaluate_command(
     run: Path = typer.Argument(..., help="Run directory (or a .ckpt file with --data and --out)."),
-    data: Path | None = typer.Option(None, "--data", help="Dataset to evaluate on (default: the run's)."),
+    data: Path | None = typer.Option(
+        None, "--data", help="Dataset to evaluate on (default: the run's)."
+    ),
     out: Path | None = typer.Option(None, "--out", "-o", help="Report directory."),
     split: str | None = typer.Option(
         None, help="test, val, train or all. (default: test on the run's data, all on other data)"
     ),
-    checkpoint: str = typer.Option("auto", help="auto (best if chosen on a validation split, else last), best or last."),
+    checkpoint: str = typer.Option(
+        "auto", help="auto (best if chosen on a validation split, else last), best or last."
+    ),
     batch_size: int | None = typer.Option(None, help="Clips per batch. (default: the run's)"),
     workers: int | None = typer.Option(None, help="DataLoader workers. (default: the run's)"),
-    device: str | None = typer.Option(None, help="cpu, cuda, cuda:1... (default: cuda if available)"),
+    device: str | None = typer.Option(
+        None, help="cpu, cuda, cuda:1... (default: cuda if available)"
+    ),
     precision: opt.RunPrecision = "auto",
     bootstrap: int = typer.Option(1000, help="Bootstrap resamples for the accuracy CI."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
@@ -29,8 +35,17 @@ def evaluate_command(
 
     with opt.exit_on_error():
         report = evaluate_run(
-            run, data=data, split=split, out=out, which=checkpoint, batch_size=batch_size,
-            workers=workers, device=device, precision=precision, n_resamples=bootstrap, progress=progress,
+            run,
+            data=data,
+            split=split,
+            out=out,
+            which=checkpoint,
+            batch_size=batch_size,
+            workers=workers,
+            device=device,
+            precision=precision,
+            n_resamples=bootstrap,
+            progress=progress,
         )
     m = report["metrics"]
     acc = m["accuracy"]

@@ -10,14 +10,24 @@ from gifemo.cli import options as opt
 
 
 def export_command(
-    run: Path = typer.Argument(..., metavar="RUN_DIR", help="Run directory or .ckpt checkpoint to export."),
+    run: Path = typer.Argument(
+        ..., metavar="RUN_DIR", help="Run directory or .ckpt checkpoint to export."
+    ),
     onnx: Path = typer.Option(..., "--onnx", metavar="FILE", help="The .onnx file to write."),
-    opset: int | None = typer.Option(None, "--opset", min=7, help="ONNX opset (default: the exporter's choice)."),
+    opset: int | None = typer.Option(
+        None, "--opset", min=7, help="ONNX opset (default: the exporter's choice)."
+    ),
     external_data: bool = typer.Option(
         False, "--external-data", help="Weights in FILE.data beside FILE (keep the two together)."
     ),
-    which: str = typer.Option("auto", "--checkpoint", help="For a run dir: auto (best if chosen on a validation split, else last), best or last."),
-    check: bool = typer.Option(True, "--check/--no-check", help="Compare onnxruntime with torch after export."),
+    which: str = typer.Option(
+        "auto",
+        "--checkpoint",
+        help="For a run dir: auto (best if chosen on a validation split, else last), best or last.",
+    ),
+    check: bool = typer.Option(
+        True, "--check/--no-check", help="Compare onnxruntime with torch after export."
+    ),
 ) -> None:
     """Export a trained model to ONNX, with its labels and preprocessing in the file's metadata."""
     from rich.console import Console
@@ -31,14 +41,23 @@ def export_command(
         opt.fail(f"--onnx must name a .onnx file, got {onnx}")
     with opt.exit_on_error():
         trained = load_trained_model(run, which=which)
-    with opt.exit_on_error(ExportError, code=1), err.status(f"exporting {trained.model_name} to {onnx} ..."):
+    with (
+        opt.exit_on_error(ExportError, code=1),
+        err.status(f"exporting {trained.model_name} to {onnx} ..."),
+    ):
         result = export_onnx(trained, onnx, opset=opset, external_data=external_data, check=check)
     files = str(result.path) + (f" + {result.data_path}" if result.data_path else "")
-    checked = "" if result.max_abs_diff is None else f", max |torch - onnxruntime| = {result.max_abs_diff:.2g}"
-    err.print(escape(
-        f"wrote {files} (opset {result.opset}, input frames (B, {trained.preprocess.clip_len}, "
-        f"{trained.preprocess.size}, {trained.preprocess.size}, 3) uint8{checked})"
-    ))
+    checked = (
+        ""
+        if result.max_abs_diff is None
+        else f", max |torch - onnxruntime| = {result.max_abs_diff:.2g}"
+    )
+    err.print(
+        escape(
+            f"wrote {files} (opset {result.opset}, input frames (B, {trained.preprocess.clip_len}, "
+            f"{trained.preprocess.size}, {trained.preprocess.size}, 3) uint8{checked})"
+        )
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -54,7 +54,9 @@ def exit_on_error(*errors: type[Exception], code: int = 2, prefix: str = "") -> 
 # -- training settings -----------------------------------------------------------------------
 
 
-def model_kwargs_option(items: Iterable[str] | None, *, per_model: bool = False) -> dict[str, Any] | None:
+def model_kwargs_option(
+    items: Iterable[str] | None, *, per_model: bool = False
+) -> dict[str, Any] | None:
     """``--model-kwargs KEY=VALUE ...`` as a dict (``None`` when not given); with ``per_model``,
     ``MODEL:KEY=VALUE ...`` as a dict per model (``gifemo reproduce``)."""
     if not items:
@@ -94,7 +96,9 @@ def train_config_from_options(params: Mapping[str, Any]) -> tuple[TrainConfig, P
     settings = training_settings(params, exclude=("data",))
     if resume is not None:
         if out is not None and Path(out).resolve() != Path(resume).resolve():
-            raise ValueError(f"--out {out} and --resume {resume} name different runs; give --resume only")
+            raise ValueError(
+                f"--out {out} and --resume {resume} name different runs; give --resume only"
+            )
         if data is not None:
             settings["data"] = str(data)
         return load_run_config(resume, settings), Path(resume)
@@ -139,9 +143,13 @@ PRECISION_HELP = (
 
 Size = Annotated[int | None, typer.Option(help=_help("Frame side in pixels.", "size"))]
 Epochs = Annotated[int | None, typer.Option(help=_help("Epochs (per run).", "epochs"))]
-BatchSize = Annotated[int | None, typer.Option(help=_help("Clips per batch and device.", "batch_size"))]
+BatchSize = Annotated[
+    int | None, typer.Option(help=_help("Clips per batch and device.", "batch_size"))
+]
 Lr = Annotated[float | None, typer.Option(help=_help("Adam learning rate.", "lr"))]
-WeightDecay = Annotated[float | None, typer.Option(help=_help("Adam weight decay.", "weight_decay"))]
+WeightDecay = Annotated[
+    float | None, typer.Option(help=_help("Adam weight decay.", "weight_decay"))
+]
 Precision = Annotated[
     str | None, typer.Option(help=_help(PRECISION_HELP, "precision"), callback=_check_precision)
 ]
@@ -156,21 +164,32 @@ ChannelsLast = Annotated[
         help="Channels-last weights. (default: auto: on for CPUs and for GPUs in mixed precision)",
     ),
 ]
-Devices = Annotated[int | None, typer.Option(help=_help("Devices (processes) per run; > 1 trains with DDP.", "devices"))]
+Devices = Annotated[
+    int | None,
+    typer.Option(help=_help("Devices (processes) per run; > 1 trains with DDP.", "devices")),
+]
 Accelerator = Annotated[str | None, typer.Option(help=_help("cpu, gpu or auto.", "accelerator"))]
 ValEvery = Annotated[
     int | None, typer.Option(min=1, help=_help("Validate every N-th epoch only.", "val_every"))
 ]
 Workers = Annotated[int | None, typer.Option(help=_help("DataLoader worker processes.", "workers"))]
 MaxClipsPerGif = Annotated[
-    int | None, typer.Option(help=_help("Cap on training clips per GIF and epoch.", "max_clips_per_gif", "all"))
+    int | None,
+    typer.Option(
+        help=_help("Cap on training clips per GIF and epoch.", "max_clips_per_gif", "all")
+    ),
 ]
 Pretrained = Annotated[
-    str | None, typer.Option(help=_help("Backbone weights: 'imagenet', a path, or 'none'.", "pretrained", "none"))
+    str | None,
+    typer.Option(
+        help=_help("Backbone weights: 'imagenet', a path, or 'none'.", "pretrained", "none")
+    ),
 ]
 Augment = Annotated[
-    bool | None, typer.Option("--augment/--no-augment", help=_help("Crop+flip augmentation.", "augment", "off"))
+    bool | None,
+    typer.Option("--augment/--no-augment", help=_help("Crop+flip augmentation.", "augment", "off")),
 ]
 CacheDir = Annotated[
-    Path | None, typer.Option(help=_help("Frame cache root.", "cache_dir", "$GIFEMO_CACHE or ~/.cache/gifemo"))
+    Path | None,
+    typer.Option(help=_help("Frame cache root.", "cache_dir", "$GIFEMO_CACHE or ~/.cache/gifemo")),
 ]

@@ -49,19 +49,29 @@ def _csv_rows(prediction, per_clip: bool) -> tuple[list[str], list[list]]:
         header = ["source", "clip", "start_s", "end_s", "frame_indices", "top_label", *labels]
         rows = [
             [
-                prediction.source, c.index, f"{c.start_s:.3f}", f"{c.end_s:.3f}",
-                " ".join(map(str, c.frame_indices)), c.top_label,
+                prediction.source,
+                c.index,
+                f"{c.start_s:.3f}",
+                f"{c.end_s:.3f}",
+                " ".join(map(str, c.frame_indices)),
+                c.top_label,
                 *(f"{c.intensities[k]:.6f}" for k in labels),
             ]
             for c in prediction.clips
         ]
     else:
         header = ["source", "top_label", "top_score", "n_frames", "n_clips", "duration_s", *labels]
-        rows = [[
-            prediction.source, prediction.top_label, f"{prediction.top_score:.6f}", prediction.n_frames,
-            len(prediction.clips), f"{prediction.duration_s:.3f}",
-            *(f"{prediction.intensities[k]:.6f}" for k in labels),
-        ]]
+        rows = [
+            [
+                prediction.source,
+                prediction.top_label,
+                f"{prediction.top_score:.6f}",
+                prediction.n_frames,
+                len(prediction.clips),
+                f"{prediction.duration_s:.3f}",
+                *(f"{prediction.intensities[k]:.6f}" for k in labels),
+            ]
+        ]
     return header, rows
 
 
@@ -75,50 +85,89 @@ def _table(predictions, per_clip: bool):
             table.add_column(column, overflow="fold")
     else:
         for column in ("file", "top emotion", "score", "frames", "clips"):
-            table.add_column(column, overflow="fold", justify="left" if column in ("file", "top emotion") else "right")
+            table.add_column(
+                column,
+                overflow="fold",
+                justify="left" if column in ("file", "top emotion") else "right",
+            )
     for label in labels:
         table.add_column(label, justify="right")
     for p in predictions:
         if per_clip:
             for c in p.clips:
                 table.add_row(
-                    p.source, str(c.index), f"{c.start_s:.2f}-{c.end_s:.2f}", c.top_label,
+                    p.source,
+                    str(c.index),
+                    f"{c.start_s:.2f}-{c.end_s:.2f}",
+                    c.top_label,
                     *(f"{c.intensities[k]:.3f}" for k in labels),
                 )
         else:
             table.add_row(
-                p.source, p.top_label, f"{p.top_score:.3f}", str(p.n_frames), str(len(p.clips)),
+                p.source,
+                p.top_label,
+                f"{p.top_score:.3f}",
+                str(p.n_frames),
+                str(len(p.clips)),
                 *(f"{p.intensities[k]:.3f}" for k in labels),
             )
     return table
 
 
 def predict_command(
-    model: Path = typer.Argument(..., metavar="MODEL", help="Run directory, .ckpt checkpoint, or exported .onnx file."),
-    inputs: list[str] = typer.Argument(
-        ..., metavar="INPUT...", help="GIF files, folders (searched recursively), '-' for stdin, or http(s) URLs."
+    model: Path = typer.Argument(
+        ..., metavar="MODEL", help="Run directory, .ckpt checkpoint, or exported .onnx file."
     ),
-    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table, json (one object per line) or csv."),
+    inputs: list[str] = typer.Argument(
+        ...,
+        metavar="INPUT...",
+        help="GIF files, folders (searched recursively), '-' for stdin, or http(s) URLs.",
+    ),
+    fmt: OutputFormat = typer.Option(
+        OutputFormat.table, "--format", "-f", help="table, json (one object per line) or csv."
+    ),
     timeline: Path | None = typer.Option(
-        None, "--timeline", metavar="PNG", help="Plot the emotion timeline (several inputs: one PNG each, suffixed)."
+        None,
+        "--timeline",
+        metavar="PNG",
+        help="Plot the emotion timeline (several inputs: one PNG each, suffixed).",
     ),
     annotate: Path | None = typer.Option(
-        None, "--annotate", metavar="GIF", help="Write the GIF with the current clip's bar chart beside each frame."
+        None,
+        "--annotate",
+        metavar="GIF",
+        help="Write the GIF with the current clip's bar chart beside each frame.",
     ),
-    per_clip: bool = typer.Option(False, "--clips", help="table/csv: one row per clip instead of per GIF."),
+    per_clip: bool = typer.Option(
+        False, "--clips", help="table/csv: one row per clip instead of per GIF."
+    ),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Clips per forward pass."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N."),
     precision: opt.RunPrecision = "auto",
     channels_last: opt.ChannelsLast = None,
-    threads: int | None = typer.Option(None, "--threads", min=1, help="Intra-op threads (torch and onnxruntime)."),
-    workers: int = typer.Option(1, "--workers", min=0, help="Threads decoding GIFs ahead of the model (0: inline)."),
-    max_frames: int | None = typer.Option(None, "--max-frames", min=1, help="Refuse GIFs with more frames."),
-    lenient: bool = typer.Option(False, "--lenient", help="Predict damaged GIFs from their complete frames."),
-    allow_private: bool = typer.Option(
-        False, "--allow-private", help="Let URL inputs reach loopback and private-network addresses."
+    threads: int | None = typer.Option(
+        None, "--threads", min=1, help="Intra-op threads (torch and onnxruntime)."
     ),
-    max_download_mb: float = typer.Option(50.0, "--max-download-mb", min=0.001, help="Size limit of a URL input."),
-    timeout: float = typer.Option(20.0, "--timeout", min=0.1, help="Time limit (s) to download a URL input."),
+    workers: int = typer.Option(
+        1, "--workers", min=0, help="Threads decoding GIFs ahead of the model (0: inline)."
+    ),
+    max_frames: int | None = typer.Option(
+        None, "--max-frames", min=1, help="Refuse GIFs with more frames."
+    ),
+    lenient: bool = typer.Option(
+        False, "--lenient", help="Predict damaged GIFs from their complete frames."
+    ),
+    allow_private: bool = typer.Option(
+        False,
+        "--allow-private",
+        help="Let URL inputs reach loopback and private-network addresses.",
+    ),
+    max_download_mb: float = typer.Option(
+        50.0, "--max-download-mb", min=0.001, help="Size limit of a URL input."
+    ),
+    timeout: float = typer.Option(
+        20.0, "--timeout", min=0.1, help="Time limit (s) to download a URL input."
+    ),
 ) -> None:
     """Predict the seven emotion intensities (and their timeline over clips) of each INPUT."""
     from rich.console import Console
@@ -168,8 +217,13 @@ def predict_command(
     used: set[Path] = set()
 
     progress = Progress(
-        TextColumn("predicting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=err, transient=True, disable=not many,
+        TextColumn("predicting"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not many,
     )
     with progress:
         task = progress.add_task("predict", total=len(sources))

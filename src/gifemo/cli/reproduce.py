@@ -15,11 +15,15 @@ def _names(text: str) -> tuple[str, ...]:
 
 def reproduce_command(
     data: Path = typer.Argument(..., help=opt.DATA_HELP),
-    out: Path = typer.Option(..., "--out", "-o", help="Results directory (runs/, results.md, CSVs, plots)."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Results directory (runs/, results.md, CSVs, plots)."
+    ),
     models: str = typer.Option(
         "resnet_convgru,vgg_convgru,resnet3d,cnn_lstm,c3d", help="Comma-separated models (Table 4)."
     ),
-    seeds: str = typer.Option("0,1,2", help="Comma-separated seeds; each gives its own split and initialisation."),
+    seeds: str = typer.Option(
+        "0,1,2", help="Comma-separated seeds; each gives its own split and initialisation."
+    ),
     clip_lens: str = typer.Option("2,4,6,8", "--clip-lens", help="Clip lengths of the ablation."),
     experiments: str = typer.Option(
         "table2,table3,table4,ablation,fig5", help="Which of table2,table3,table4,ablation,fig5."
@@ -42,13 +46,21 @@ def reproduce_command(
         None, "--model-kwargs", help="MODEL:KEY=VALUE for one model's builder (repeatable)."
     ),
     ood_data: Path | None = typer.Option(
-        None, "--ood-data", help="Also evaluate every T=4 run on all GIFs of this dataset (out of domain)."
+        None,
+        "--ood-data",
+        help="Also evaluate every T=4 run on all GIFs of this dataset (out of domain).",
     ),
-    plan: bool = typer.Option(False, "--plan", help="List the runs and what would be done, then exit."),
+    plan: bool = typer.Option(
+        False, "--plan", help="List the runs and what would be done, then exit."
+    ),
     aggregate_only: bool = typer.Option(
-        False, "--aggregate-only", help="Only rewrite results.md, CSVs and plots from the finished runs."
+        False,
+        "--aggregate-only",
+        help="Only rewrite results.md, CSVs and plots from the finished runs.",
     ),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Per-epoch progress bars."),
+    progress: bool = typer.Option(
+        True, "--progress/--no-progress", help="Per-epoch progress bars."
+    ),
 ) -> None:
     """Run the paper's experiments (Tables 2-4, clip-length ablation, Fig. 5) over several seeds.
 
@@ -84,14 +96,22 @@ def reproduce_command(
                 typer.echo(line)
             return
         if aggregate_only:
-            path = write_results(config.out, data=config.data, experiments=config.experiments,
-                                 ood_data=config.ood_data)
+            path = write_results(
+                config.out,
+                data=config.data,
+                experiments=config.experiments,
+                ood_data=config.ood_data,
+            )
             typer.echo(f"results: {path}")
             return
         opt.quiet_lightning()
         outcome = run_plan(config, progress=progress, echo=typer.echo)
     if outcome.failed:
-        typer.secho(f"{len(outcome.failed)} run(s) failed: {', '.join(outcome.failed)}", fg=typer.colors.RED, err=True)
+        typer.secho(
+            f"{len(outcome.failed)} run(s) failed: {', '.join(outcome.failed)}",
+            fg=typer.colors.RED,
+            err=True,
+        )
         raise typer.Exit(code=1)
 
 

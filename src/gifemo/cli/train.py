@@ -12,10 +12,16 @@ from gifemo.cli import options as opt
 def train_command(
     data: Path | None = typer.Argument(None, help=opt.DATA_HELP),
     out: Path | None = typer.Option(None, "--out", "-o", help="Run directory to create."),
-    resume: Path | None = typer.Option(None, "--resume", help="Continue the run in this directory."),
-    model: str | None = typer.Option(None, help="Registered model name (gifemo models list). (default: resnet_convgru)"),
+    resume: Path | None = typer.Option(
+        None, "--resume", help="Continue the run in this directory."
+    ),
+    model: str | None = typer.Option(
+        None, help="Registered model name (gifemo models list). (default: resnet_convgru)"
+    ),
     model_kwargs: list[str] | None = typer.Option(
-        None, "--model-kwargs", help="Model builder argument KEY=VALUE (repeatable), e.g. hidden_dim=64."
+        None,
+        "--model-kwargs",
+        help="Model builder argument KEY=VALUE (repeatable), e.g. hidden_dim=64.",
     ),
     pretrained: opt.Pretrained = None,
     epochs: opt.Epochs = None,
@@ -24,7 +30,9 @@ def train_command(
     weight_decay: opt.WeightDecay = None,
     clip_len: int | None = typer.Option(None, help="Frames per clip. (default: 4)"),
     size: opt.Size = None,
-    seed: int | None = typer.Option(None, help="Seed of the split, sampling and initialisation. (default: 0)"),
+    seed: int | None = typer.Option(
+        None, help="Seed of the split, sampling and initialisation. (default: 0)"
+    ),
     precision: opt.Precision = None,
     devices: opt.Devices = None,
     accelerator: opt.Accelerator = None,
@@ -32,12 +40,18 @@ def train_command(
     max_clips_per_gif: opt.MaxClipsPerGif = None,
     augment: opt.Augment = None,
     channels_last: opt.ChannelsLast = None,
-    test_fraction: float | None = typer.Option(None, help="Per-class fraction of GIFs for test. (default: 0.2)"),
-    val_fraction: float | None = typer.Option(None, help="Per-class fraction for a separate val split. (default: 0)"),
+    test_fraction: float | None = typer.Option(
+        None, help="Per-class fraction of GIFs for test. (default: 0.2)"
+    ),
+    val_fraction: float | None = typer.Option(
+        None, help="Per-class fraction for a separate val split. (default: 0)"
+    ),
     val_every: opt.ValEvery = None,
     cache_dir: opt.CacheDir = None,
     tensorboard: bool | None = typer.Option(
-        None, "--tensorboard/--no-tensorboard", help="Also log to TensorBoard (needs tensorboard). (default: off)"
+        None,
+        "--tensorboard/--no-tensorboard",
+        help="Also log to TensorBoard (needs tensorboard). (default: off)",
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars."),
 ) -> None:

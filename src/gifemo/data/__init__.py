@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from gifemo.data.cache import CachedGif, FrameCache, build_cache, default_cache_dir
 from gifemo.data.clips import count_clips, gif_seed, make_clips, pool_clips, sample_clips
+from gifemo.data.frame_counts import DatasetStats, compute_stats, plot_frame_histogram
 from gifemo.data.sources import DatasetProblems, GifDataset, GifRecord, load_dataset
 from gifemo.data.split import Split, load_split, make_split
-from gifemo.data.frame_counts import DatasetStats, compute_stats, plot_frame_histogram
 
 _LAZY = {
     "ClipDataset": "gifemo.data.dataset",

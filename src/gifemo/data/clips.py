@@ -131,7 +131,9 @@ def pool_clips(gif_index, probs, targets):
 
     gif_ids, inverse = torch.unique(gif_index, sorted=True, return_inverse=True)
     n = len(gif_ids)
-    sums = torch.zeros(n, probs.shape[1], dtype=torch.float64).index_add_(0, inverse, probs.double())
+    sums = torch.zeros(n, probs.shape[1], dtype=torch.float64).index_add_(
+        0, inverse, probs.double()
+    )
     n_clips = torch.zeros(n, dtype=torch.long).index_add_(0, inverse, torch.ones_like(inverse))
     correct = (probs.argmax(dim=1) == targets).long()
     clip_correct = torch.zeros(n, dtype=torch.long).index_add_(0, inverse, correct)

@@ -58,7 +58,9 @@ def predict_gifs(
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
     indices, probs, targets = [], [], []
     for clip, target, gif_index in loader:
-        clip_probs, _ = clip_probabilities(model, clip.to(device, non_blocking=True), choice.precision)
+        clip_probs, _ = clip_probabilities(
+            model, clip.to(device, non_blocking=True), choice.precision
+        )
         probs.append(clip_probs.cpu())
         targets.append(target)
         indices.append(gif_index)
@@ -157,7 +159,9 @@ def evaluate_run(
     dataset = load_dataset(data, labels=trained.labels)
     missing = _check_labels(dataset, trained.labels, data)
     cache_dir = cache_dir if cache_dir is not None else (config.cache_dir if config else None)
-    cache = build_cache(dataset, size=trained.preprocess.size, cache_dir=cache_dir, progress=progress)
+    cache = build_cache(
+        dataset, size=trained.preprocess.size, cache_dir=cache_dir, progress=progress
+    )
 
     ids = list(range(len(dataset)))
     split_sizes: dict[str, int] = {}
@@ -169,7 +173,9 @@ def evaluate_run(
         split_sizes = {name: len(idx) for name, idx in sides.items() if idx}
         ids = sides[split]
         if not ids:
-            raise ValueError(f"{data}: no GIF of this dataset is on the {split!r} side of {split_file}")
+            raise ValueError(
+                f"{data}: no GIF of this dataset is on the {split!r} side of {split_file}"
+            )
     usable = set(cache.valid_indices)
     skipped = [dataset.records[i].rel_path for i in ids if i not in usable]
     for path in skipped:
@@ -194,7 +200,11 @@ def evaluate_run(
     if out is None:
         if run_dir is None:
             raise ValueError("evaluating a checkpoint file needs out=")
-        out = run_dir.path if (in_domain and split == "test") else run_dir.evaluation_dir(f"{data.stem}-{split}")
+        out = (
+            run_dir.path
+            if (in_domain and split == "test")
+            else run_dir.evaluation_dir(f"{data.stem}-{split}")
+        )
     meta = trained.metadata
     context: dict[str, Any] = {
         "model": trained.model_name,

@@ -87,7 +87,7 @@ class GifPredictions:
             header = next(reader, None)
             if header is None or tuple(header[: len(FIXED_COLUMNS)]) != FIXED_COLUMNS:
                 raise ValueError(f"{path}: expected columns {FIXED_COLUMNS + ('prob_<label>...',)}")
-            labels = tuple(h[len(PROB_PREFIX):] for h in header[len(FIXED_COLUMNS):])
+            labels = tuple(h[len(PROB_PREFIX) :] for h in header[len(FIXED_COLUMNS) :])
             index = {label: i for i, label in enumerate(labels)}
             rows = list(reader)
         try:
@@ -95,8 +95,9 @@ class GifPredictions:
                 labels=labels,
                 paths=tuple(r[0] for r in rows),
                 targets=np.array([index[r[1]] for r in rows], dtype=np.int64),
-                probs=np.array([[float(x) for x in r[len(FIXED_COLUMNS):]] for r in rows], dtype=np.float64)
-                .reshape(len(rows), len(labels)),
+                probs=np.array(
+                    [[float(x) for x in r[len(FIXED_COLUMNS) :]] for r in rows], dtype=np.float64
+                ).reshape(len(rows), len(labels)),
                 n_clips=np.array([int(r[3]) for r in rows], dtype=np.int64),
                 clip_correct=np.array([int(r[4]) for r in rows], dtype=np.int64),
             )
@@ -150,7 +151,9 @@ def compute_metrics(
     y_true, y_pred = predictions.targets, predictions.predicted
     classes = list(range(len(predictions.labels)))
     accuracy = float(accuracy_score(y_true, y_pred))
-    low, high = accuracy_ci(y_true == y_pred, confidence=confidence, n_resamples=n_resamples, seed=seed)
+    low, high = accuracy_ci(
+        y_true == y_pred, confidence=confidence, n_resamples=n_resamples, seed=seed
+    )
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, y_pred, labels=classes, zero_division=0
     )

@@ -33,7 +33,10 @@ def plot_confusion_matrix(
         normalized = np.nan_to_num(counts / counts.sum(axis=1, keepdims=True))
     side = 3.0 + 0.65 * len(labels)
     figure, axes = plt.subplots(1, 2, figsize=(2 * side + 1.5, side), constrained_layout=True)
-    panels = ((counts, "d", "Counts (GIFs)"), (normalized, ".2f", "Normalised by true class (recall)"))
+    panels = (
+        (counts, "d", "Counts (GIFs)"),
+        (normalized, ".2f", "Normalised by true class (recall)"),
+    )
     for ax, (matrix, fmt, name) in zip(axes, panels, strict=True):
         display = ConfusionMatrixDisplay(matrix, display_labels=list(labels))
         display.plot(ax=ax, cmap="Blues", values_format=fmt, colorbar=False, xticks_rotation=45)

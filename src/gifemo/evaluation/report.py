@@ -36,7 +36,9 @@ def write_report(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     predictions.save(out_dir / PREDICTIONS_CSV)
-    metrics = compute_metrics(predictions, confidence=confidence, n_resamples=n_resamples, seed=seed)
+    metrics = compute_metrics(
+        predictions, confidence=confidence, n_resamples=n_resamples, seed=seed
+    )
     report = {
         "context": context,
         "metrics": metrics,
@@ -46,8 +48,12 @@ def write_report(
             "markdown": REPORT_MD,
         },
     }
-    title = f"{context.get('model', '')} on {context.get('data_name', '')} ({context.get('split', '')})"
-    plot_confusion_matrix(metrics["confusion_matrix"], predictions.labels, out_dir / CONFUSION_PNG, title=title)
+    title = (
+        f"{context.get('model', '')} on {context.get('data_name', '')} ({context.get('split', '')})"
+    )
+    plot_confusion_matrix(
+        metrics["confusion_matrix"], predictions.labels, out_dir / CONFUSION_PNG, title=title
+    )
     atomic_write_text(out_dir / REPORT_JSON, json.dumps(report, indent=2) + "\n")
     atomic_write_text(out_dir / REPORT_MD, render_markdown(report))
     return report
@@ -66,7 +72,9 @@ def render_markdown(report: dict[str, Any]) -> str:
     c, m = report["context"], report["metrics"]
     acc = m["accuracy"]
     kwargs = c.get("model_kwargs") or {}
-    model = c.get("model", "?") + (f" ({', '.join(f'{k}={v}' for k, v in kwargs.items())})" if kwargs else "")
+    model = c.get("model", "?") + (
+        f" ({', '.join(f'{k}={v}' for k, v in kwargs.items())})" if kwargs else ""
+    )
     counts = ", ".join(f"{s}: {n}" for s, n in (c.get("split_sizes") or {}).items())
     facts = [
         ["Model", model],
@@ -87,13 +95,21 @@ def render_markdown(report: dict[str, Any]) -> str:
                 f"{train.get('devices')} device(s)",
             ],
             ["Input", f"{train.get('size')} px, clips of {train.get('clip_len')} frames"],
-            ["Training hardware", f"{train.get('hardware', 'n/a')}, wall time {format_duration(train.get('wall_time_s'))}"],
+            [
+                "Training hardware",
+                f"{train.get('hardware', 'n/a')}, wall time {format_duration(train.get('wall_time_s'))}",
+            ],
         ]
     facts.append(
-        ["Evaluation hardware", f"{c.get('hardware', 'n/a')}, wall time {format_duration(c.get('wall_time_s'))}"]
+        [
+            "Evaluation hardware",
+            f"{c.get('hardware', 'n/a')}, wall time {format_duration(c.get('wall_time_s'))}",
+        ]
     )
     if c.get("precision"):
-        facts.append(["Evaluation precision", f"{c['precision']}{_reason(c.get('precision_reason'))}"])
+        facts.append(
+            ["Evaluation precision", f"{c['precision']}{_reason(c.get('precision_reason'))}"]
+        )
 
     lines = [f"# Evaluation report: {c.get('model', '?')}", ""]
     lines += markdown_table(["", ""], facts)
@@ -115,20 +131,32 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += markdown_table(
         ["Label", "Precision", "Recall", "F1 score", "Support"],
         [
-            [row["label"], _f(row["precision"]), _f(row["recall"]), _f(row["f1"]), str(row["support"])]
+            [
+                row["label"],
+                _f(row["precision"]),
+                _f(row["recall"]),
+                _f(row["f1"]),
+                str(row["support"]),
+            ]
             for row in m["per_class"]
         ],
     )
     lines += ["", "## Averages (paper's Table 3 layout)", ""]
     lines += markdown_table(
         ["Average", "Precision", "Recall", "F1-score"],
-        [[name, _f(m[name]["precision"]), _f(m[name]["recall"]), _f(m[name]["f1"])] for name in ("macro", "weighted")],
+        [
+            [name, _f(m[name]["precision"]), _f(m[name]["recall"]), _f(m[name]["f1"])]
+            for name in ("macro", "weighted")
+        ],
     )
     lines += ["", "## Confusion matrix (rows: true class, columns: predicted)", ""]
     labels = m["labels"]
     lines += markdown_table(
         ["true \\ predicted", *labels],
-        [[label, *(str(v) for v in row)] for label, row in zip(labels, m["confusion_matrix"], strict=True)],
+        [
+            [label, *(str(v) for v in row)]
+            for label, row in zip(labels, m["confusion_matrix"], strict=True)
+        ],
     )
     lines += ["", f"![Confusion matrix]({CONFUSION_PNG})", ""]
     return "\n".join(lines)

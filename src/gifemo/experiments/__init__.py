@@ -16,6 +16,8 @@ See docs/reproduce.md.
 
 from __future__ import annotations
 
+from gifemo.experiments.collect import collect_runs
+from gifemo.experiments.layout import EXPERIMENTS
 from gifemo.experiments.reproduce import (
     PlannedRun,
     PlanOutcome,
@@ -26,8 +28,6 @@ from gifemo.experiments.reproduce import (
     run_plan,
     run_state,
 )
-from gifemo.experiments.collect import collect_runs
-from gifemo.experiments.layout import EXPERIMENTS
 from gifemo.experiments.results import write_results
 from gifemo.experiments.summary import summarize
 

@@ -72,7 +72,9 @@ class RunResult:
         return {row["label"]: row for row in self.metrics["per_class"]}
 
 
-def collect_runs(results_dir: str | Path, *, ood_name: str | None = None) -> tuple[list[RunResult], list[str]]:
+def collect_runs(
+    results_dir: str | Path, *, ood_name: str | None = None
+) -> tuple[list[RunResult], list[str]]:
     """Finished runs under ``RESULTS/runs`` (sorted by name) and the names of unfinished ones.
 
     With ``ood_name`` (the out-of-domain dataset's folder name), each run's report on it is
@@ -94,8 +96,12 @@ def collect_runs(results_dir: str | Path, *, ood_name: str | None = None) -> tup
                 config=yaml.safe_load(run.config_file.read_text(encoding="utf-8")),
                 report=read_report(run_dir),
                 history=run_history(run_dir),
-                split_sha256=hashlib.sha256(split_path.read_bytes()).hexdigest() if split_path.is_file() else None,
-                ood_report=read_report(ood_dir) if ood_dir and RunDir(ood_dir).is_evaluated else None,
+                split_sha256=hashlib.sha256(split_path.read_bytes()).hexdigest()
+                if split_path.is_file()
+                else None,
+                ood_report=read_report(ood_dir)
+                if ood_dir and RunDir(ood_dir).is_evaluated
+                else None,
             )
         )
     return runs, unfinished

@@ -35,15 +35,32 @@ def plot_ablation(rows: Sequence[dict[str, Any]], path: Path) -> Path:
     figure = _figure()
     ax = figure.add_subplot()
     ours = [row for row in rows if row["accuracy_n"]]
-    ax.errorbar([r["clip_len"] for r in ours], [r["accuracy"] for r in ours], yerr=_err(ours, "accuracy"),
-                marker="o", capsize=4, label="gifemo (mean ± 95% CI)")
+    ax.errorbar(
+        [r["clip_len"] for r in ours],
+        [r["accuracy"] for r in ours],
+        yerr=_err(ours, "accuracy"),
+        marker="o",
+        capsize=4,
+        label="gifemo (mean ± 95% CI)",
+    )
     best = [row for row in ours if row["best_epoch_accuracy_n"]]
-    ax.errorbar([r["clip_len"] for r in best], [r["best_epoch_accuracy"] for r in best],
-                yerr=_err(best, "best_epoch_accuracy"), marker="s", capsize=4, linestyle="--",
-                label="gifemo, best epoch chosen on test (optimistic)")
+    ax.errorbar(
+        [r["clip_len"] for r in best],
+        [r["best_epoch_accuracy"] for r in best],
+        yerr=_err(best, "best_epoch_accuracy"),
+        marker="s",
+        capsize=4,
+        linestyle="--",
+        label="gifemo, best epoch chosen on test (optimistic)",
+    )
     theirs = [row for row in rows if row["paper_accuracy"] is not None]
-    ax.plot([r["clip_len"] for r in theirs], [r["paper_accuracy"] for r in theirs], marker="^",
-            color="black", label="paper (GIFGIF, 224 px, 100 epochs)")
+    ax.plot(
+        [r["clip_len"] for r in theirs],
+        [r["paper_accuracy"] for r in theirs],
+        marker="^",
+        color="black",
+        label="paper (GIFGIF, 224 px, 100 epochs)",
+    )
     ax.set_xlabel("frames per clip (T)")
     ax.set_ylabel("test GIF accuracy")
     ax.set_xticks(sorted({r["clip_len"] for r in rows}))
@@ -53,17 +70,39 @@ def plot_ablation(rows: Sequence[dict[str, Any]], path: Path) -> Path:
     return _save(figure, path)
 
 
-def plot_bars(labels: Sequence[str], ours: Sequence[dict[str, Any]], key: str, paper_key: str,
-              path: Path, *, title: str, ylabel: str) -> Path:
+def plot_bars(
+    labels: Sequence[str],
+    ours: Sequence[dict[str, Any]],
+    key: str,
+    paper_key: str,
+    path: Path,
+    *,
+    title: str,
+    ylabel: str,
+) -> Path:
     """Bars of our ``key`` (mean ± CI) per row, with the paper's values as markers."""
     figure = _figure(max(6.0, 1.0 * len(labels) + 2), 4.0)
     ax = figure.add_subplot()
     xs = range(len(labels))
-    ax.bar(xs, [row[key] or 0.0 for row in ours], yerr=_err(ours, key), capsize=4, color="#4c72b0",
-           label="gifemo (mean ± 95% CI)")
+    ax.bar(
+        xs,
+        [row[key] or 0.0 for row in ours],
+        yerr=_err(ours, key),
+        capsize=4,
+        color="#4c72b0",
+        label="gifemo (mean ± 95% CI)",
+    )
     paper_x = [x for x, row in zip(xs, ours, strict=True) if row[paper_key] is not None]
-    ax.scatter(paper_x, [ours[x][paper_key] for x in paper_x], marker="_", s=600, color="black",
-               linewidths=2, label="paper", zorder=3)
+    ax.scatter(
+        paper_x,
+        [ours[x][paper_key] for x in paper_x],
+        marker="_",
+        s=600,
+        color="black",
+        linewidths=2,
+        label="paper",
+        zorder=3,
+    )
     ax.set_xticks(list(xs), labels, rotation=20)
     ax.set_ylim(0, 1)
     ax.set_ylabel(ylabel)

@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from gifemo.atomic import atomic_write_text
-from gifemo.formatting import format_duration
+from gifemo.experiments.layout import ERRORS_DIR, EXPERIMENTS, PLAN_FILE, RUNS_DIR, ood_report_dir
 from gifemo.experiments.paper import (
     ABLATION_CLIP_LENS,
     MAIN_MODEL,
@@ -36,8 +36,8 @@ from gifemo.experiments.paper import (
     PAPER_MODELS,
     TABLE3_MODELS,
 )
-from gifemo.experiments.layout import ERRORS_DIR, EXPERIMENTS, PLAN_FILE, RUNS_DIR, ood_report_dir
 from gifemo.experiments.results import write_results
+from gifemo.formatting import format_duration
 from gifemo.training.run_dir import CONFIG_FILE, RunDir, read_report, run_history
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,11 @@ class ReproduceConfig:
         bad = [e for e in self.experiments if e not in EXPERIMENTS]
         if bad:
             raise ValueError(f"unknown experiment(s) {bad}; choose from {', '.join(EXPERIMENTS)}")
-        for name, values in (("models", self.models), ("seeds", self.seeds), ("experiments", self.experiments)):
+        for name, values in (
+            ("models", self.models),
+            ("seeds", self.seeds),
+            ("experiments", self.experiments),
+        ):
             if not values:
                 raise ValueError(f"{name}: give at least one")
         if any(t < 1 for t in self.clip_lens):
@@ -184,7 +188,12 @@ def plan_runs(config: ReproduceConfig) -> list[PlannedRun]:
 
     def order(key: tuple[str, int]) -> tuple[bool, bool, int, int]:
         model, clip_len = key
-        return (clip_len != PAPER_CLIP_LEN, model != MAIN_MODEL, config.models.index(model), clip_len)
+        return (
+            clip_len != PAPER_CLIP_LEN,
+            model != MAIN_MODEL,
+            config.models.index(model),
+            clip_len,
+        )
 
     keys = sorted(wanted, key=order)
     return [
@@ -286,7 +295,9 @@ def run_plan(
         config.runs_dir.mkdir(parents=True, exist_ok=True)
         config.save()
     todo = sum(s.action != "skip" for s in states)
-    say(f"{len(runs)} runs in the plan, {len(runs) - todo} finished, {todo} to train -> {config.runs_dir}")
+    say(
+        f"{len(runs)} runs in the plan, {len(runs) - todo} finished, {todo} to train -> {config.runs_dir}"
+    )
     outcome = PlanOutcome()
     for index, state in enumerate(states, start=1):
         run = state.run
@@ -296,7 +307,9 @@ def run_plan(
             outcome.skipped.append(run.name)
             continue
         train_config = config.train_config(run)
-        say(f"{head}: {_action_text(state.action)} {train_config.epochs} epochs at {train_config.size} px")
+        say(
+            f"{head}: {_action_text(state.action)} {train_config.epochs} epochs at {train_config.size} px"
+        )
         run_started = time.perf_counter()
         try:
             train_fn(train_config, state.run_dir, resume=state.action != "train", progress=progress)
@@ -312,15 +325,24 @@ def run_plan(
             continue
         config.error_file(run).unlink(missing_ok=True)
         outcome.trained.append(run.name)
-        say(f"{head}: done in {format_duration(time.perf_counter() - run_started)}, {_accuracy_text(state.run_dir)}")
+        say(
+            f"{head}: done in {format_duration(time.perf_counter() - run_started)}, {_accuracy_text(state.run_dir)}"
+        )
     if config.ood_data is not None and rank == 0:
         _evaluate_out_of_domain(config, runs, outcome, say=say, progress=progress)
     outcome.seconds = time.perf_counter() - started
-    say(f"{len(outcome.trained)} trained, {len(outcome.skipped)} skipped, {len(outcome.failed)} failed "
-        f"in {format_duration(outcome.seconds)}")
+    say(
+        f"{len(outcome.trained)} trained, {len(outcome.skipped)} skipped, {len(outcome.failed)} failed "
+        f"in {format_duration(outcome.seconds)}"
+    )
     if aggregate and rank == 0:
-        outcome.results = write_results(config.out, data=config.data, experiments=config.experiments,
-                                        failed=outcome.failed, ood_data=config.ood_data)
+        outcome.results = write_results(
+            config.out,
+            data=config.data,
+            experiments=config.experiments,
+            failed=outcome.failed,
+            ood_data=config.ood_data,
+        )
         say(f"results: {outcome.results}")
     return outcome
 
@@ -340,7 +362,9 @@ def _evaluate_out_of_domain(
         if done.is_file() and done.stat().st_mtime_ns >= report.stat().st_mtime_ns:
             continue
         try:
-            result = evaluate_run(config.run_dir(run), data=config.ood_data, out=out, progress=progress)
+            result = evaluate_run(
+                config.run_dir(run), data=config.ood_data, out=out, progress=progress
+            )
         except Exception as error:  # one unreadable dataset or run must not cost the others
             outcome.failed[f"{run.name} (out of domain)"] = f"{type(error).__name__}: {error}"
             say(f"{run.name}: out-of-domain evaluation FAILED ({type(error).__name__}: {error})")
@@ -362,7 +386,11 @@ def describe_plan(config: ReproduceConfig) -> list[str]:
 
 
 def _action_text(action: str) -> str:
-    return {"train": "training", "resume": "resuming (interrupted earlier),", "extend": "extending to"}[action]
+    return {
+        "train": "training",
+        "resume": "resuming (interrupted earlier),",
+        "extend": "extending to",
+    }[action]
 
 
 def _accuracy_text(run_dir: Path) -> str:

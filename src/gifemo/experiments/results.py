@@ -21,7 +21,15 @@ from gifemo.experiments.collect import collect_runs
 from gifemo.experiments.layout import EXPERIMENTS, RESULTS_MD
 from gifemo.experiments.markdown import render_markdown
 from gifemo.experiments.plots import plot_ablation, plot_bars
-from gifemo.experiments.tables import ablation, out_of_domain, per_class_rows, run_rows, table2, table3, table4
+from gifemo.experiments.tables import (
+    ablation,
+    out_of_domain,
+    per_class_rows,
+    run_rows,
+    table2,
+    table3,
+    table4,
+)
 
 
 def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
@@ -50,20 +58,47 @@ def write_results(
     out_dir = Path(results_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     runs, unfinished = collect_runs(out_dir, ood_name=Path(ood_data).name if ood_data else None)
-    tables = {"table2": table2(runs), "table3": table3(runs), "table4": table4(runs), "ablation": ablation(runs)}
+    tables = {
+        "table2": table2(runs),
+        "table3": table3(runs),
+        "table4": table4(runs),
+        "ablation": ablation(runs),
+    }
     if ood_data:
         tables["ood"] = out_of_domain(runs)
     write_csv(out_dir / "runs.csv", run_rows(runs))
     write_csv(out_dir / "per_class.csv", per_class_rows(runs))
     for name, rows in tables.items():
         write_csv(out_dir / f"{name}.csv", rows)
-    plot_bars([r["label"] for r in tables["table2"]], tables["table2"], "f1", "paper_f1",
-              out_dir / "table2_f1.png", title="ResNet-ConvGRU F1 per class (Table 2)", ylabel="F1 score")
-    plot_bars([r["name"] for r in tables["table4"]], tables["table4"], "accuracy", "paper_accuracy",
-              out_dir / "table4_accuracy.png", title="Test accuracy per model (Table 4)", ylabel="accuracy")
+    plot_bars(
+        [r["label"] for r in tables["table2"]],
+        tables["table2"],
+        "f1",
+        "paper_f1",
+        out_dir / "table2_f1.png",
+        title="ResNet-ConvGRU F1 per class (Table 2)",
+        ylabel="F1 score",
+    )
+    plot_bars(
+        [r["name"] for r in tables["table4"]],
+        tables["table4"],
+        "accuracy",
+        "paper_accuracy",
+        out_dir / "table4_accuracy.png",
+        title="Test accuracy per model (Table 4)",
+        ylabel="accuracy",
+    )
     plot_ablation(tables["ablation"], out_dir / "ablation.png")
-    text = render_markdown(runs, out_dir=out_dir, data=data, experiments=experiments, unfinished=unfinished,
-                           failed=failed or {}, tables=tables, ood_data=ood_data)
+    text = render_markdown(
+        runs,
+        out_dir=out_dir,
+        data=data,
+        experiments=experiments,
+        unfinished=unfinished,
+        failed=failed or {},
+        tables=tables,
+        ood_data=ood_data,
+    )
     path = out_dir / RESULTS_MD
     atomic_write_text(path, text)
     return path

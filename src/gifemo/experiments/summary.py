@@ -29,7 +29,9 @@ class Summary:
     def text(self) -> str:
         if not self.values:
             return "-"
-        return f"{self.mean:.4f}" + (f" ± {self.half_width:.4f}" if self.half_width is not None else "")
+        return f"{self.mean:.4f}" + (
+            f" ± {self.half_width:.4f}" if self.half_width is not None else ""
+        )
 
 
 def summarize(values: Iterable[float], *, confidence: float = CONFIDENCE) -> Summary:
@@ -42,5 +44,9 @@ def summarize(values: Iterable[float], *, confidence: float = CONFIDENCE) -> Sum
     mean = statistics.fmean(values)
     if len(values) < 2:
         return Summary(values, mean, None)
-    half = float(t.ppf((1 + confidence) / 2, len(values) - 1)) * statistics.stdev(values) / math.sqrt(len(values))
+    half = (
+        float(t.ppf((1 + confidence) / 2, len(values) - 1))
+        * statistics.stdev(values)
+        / math.sqrt(len(values))
+    )
     return Summary(values, mean, half)

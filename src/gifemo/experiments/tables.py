@@ -53,13 +53,17 @@ def table3(runs: Sequence[RunResult]) -> list[dict[str, Any]]:
         selected = _main_runs(runs, model)
         row: dict[str, Any] = {"model": model, "name": paper.model_name(model)}
         for i, metric in enumerate(("precision", "recall", "f1")):
-            row.update(_summary_columns(metric, summarize(r.metrics["macro"][metric] for r in selected)))
+            row.update(
+                _summary_columns(metric, summarize(r.metrics["macro"][metric] for r in selected))
+            )
             row[f"paper_{metric}"] = paper.TABLE3[model][i]
         rows.append(row)
     return rows
 
 
-def table4(runs: Sequence[RunResult], models: Sequence[str] = paper.PAPER_MODELS) -> list[dict[str, Any]]:
+def table4(
+    runs: Sequence[RunResult], models: Sequence[str] = paper.PAPER_MODELS
+) -> list[dict[str, Any]]:
     """Test accuracy of every model (T=4): the run's checkpoint and, for comparison, the best epoch."""
     extra = sorted({r.model for r in runs if r.clip_len == paper.PAPER_CLIP_LEN} - set(models))
     rows = []
@@ -70,7 +74,11 @@ def table4(runs: Sequence[RunResult], models: Sequence[str] = paper.PAPER_MODELS
         best = [r.best_epoch_accuracy for r in selected if r.best_epoch_accuracy is not None]
         row.update(_summary_columns("best_epoch_accuracy", summarize(best)))
         row["paper_accuracy"] = paper.TABLE4.get(model)
-        row["seconds_per_run"] = statistics.fmean(r.train_seconds + r.eval_seconds for r in selected) if selected else None
+        row["seconds_per_run"] = (
+            statistics.fmean(r.train_seconds + r.eval_seconds for r in selected)
+            if selected
+            else None
+        )
         rows.append(row)
     return rows
 
@@ -93,15 +101,26 @@ def ablation(runs: Sequence[RunResult]) -> list[dict[str, Any]]:
     return rows
 
 
-def out_of_domain(runs: Sequence[RunResult], models: Sequence[str] = paper.PAPER_MODELS) -> list[dict[str, Any]]:
+def out_of_domain(
+    runs: Sequence[RunResult], models: Sequence[str] = paper.PAPER_MODELS
+) -> list[dict[str, Any]]:
     """Accuracy and macro F1 of each model (T=4) on the out-of-domain data, next to its in-domain
     test accuracy."""
     rows = []
     for model in (*models, *sorted({r.model for r in runs} - set(models))):
         selected = [r for r in _main_runs(runs, model) if r.ood_report is not None]
         row: dict[str, Any] = {"model": model, "name": paper.model_name(model)}
-        row.update(_summary_columns("accuracy", summarize(r.ood_report["metrics"]["accuracy"]["value"] for r in selected)))
-        row.update(_summary_columns("macro_f1", summarize(r.ood_report["metrics"]["macro"]["f1"] for r in selected)))
+        row.update(
+            _summary_columns(
+                "accuracy",
+                summarize(r.ood_report["metrics"]["accuracy"]["value"] for r in selected),
+            )
+        )
+        row.update(
+            _summary_columns(
+                "macro_f1", summarize(r.ood_report["metrics"]["macro"]["f1"] for r in selected)
+            )
+        )
         row.update(_summary_columns("in_domain_accuracy", summarize(r.accuracy for r in selected)))
         row["gifs"] = selected[0].ood_report["metrics"]["n_gifs"] if selected else None
         rows.append(row)
@@ -115,18 +134,31 @@ def run_rows(runs: Sequence[RunResult]) -> list[dict[str, Any]]:
         m, context = r.metrics, r.report["context"]
         rows.append(
             {
-                "run": r.name, "model": r.model, "clip_len": r.clip_len, "seed": r.seed,
-                "size": r.config.get("size"), "epochs": r.config.get("epochs"),
-                "epochs_done": len(r.history), "checkpoint_epoch": context.get("checkpoint_epoch"),
+                "run": r.name,
+                "model": r.model,
+                "clip_len": r.clip_len,
+                "seed": r.seed,
+                "size": r.config.get("size"),
+                "epochs": r.config.get("epochs"),
+                "epochs_done": len(r.history),
+                "checkpoint_epoch": context.get("checkpoint_epoch"),
                 "accuracy": r.accuracy,
                 "accuracy_bootstrap_low": m["accuracy"]["ci_low"],
                 "accuracy_bootstrap_high": m["accuracy"]["ci_high"],
                 "best_epoch_accuracy": r.best_epoch_accuracy,
                 "clip_accuracy": m["clip_accuracy"],
-                **{f"{avg}_{k}": m[avg][k] for avg in ("macro", "weighted") for k in ("precision", "recall", "f1")},
-                "test_gifs": m["n_gifs"], "test_clips": m["n_clips"],
-                "train_seconds": r.train_seconds, "eval_seconds": r.eval_seconds,
-                "ood_accuracy": r.ood_report["metrics"]["accuracy"]["value"] if r.ood_report else None,
+                **{
+                    f"{avg}_{k}": m[avg][k]
+                    for avg in ("macro", "weighted")
+                    for k in ("precision", "recall", "f1")
+                },
+                "test_gifs": m["n_gifs"],
+                "test_clips": m["n_clips"],
+                "train_seconds": r.train_seconds,
+                "eval_seconds": r.eval_seconds,
+                "ood_accuracy": r.ood_report["metrics"]["accuracy"]["value"]
+                if r.ood_report
+                else None,
                 "ood_macro_f1": r.ood_report["metrics"]["macro"]["f1"] if r.ood_report else None,
                 "split_sha256": r.split_sha256,
                 "hardware": context.get("training", {}).get("hardware"),

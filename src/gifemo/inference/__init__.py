@@ -18,10 +18,10 @@ from gifemo.inference.fetch import (
 from gifemo.inference.inputs import NamedBytes, expand_inputs
 from gifemo.inference.prediction import (
     ClipPrediction,
-    PredictorInfo,
     Prediction,
     PredictionFailure,
     PredictionResult,
+    PredictorInfo,
 )
 from gifemo.inference.predictor import Predictor, load
 

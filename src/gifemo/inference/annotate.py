@@ -43,7 +43,12 @@ def render_panel(
     row_h = height / rows
     font = ImageFont.load_default(size=max(8, int(row_h * 0.5)))
     pad = max(2, width // 40)
-    draw.text((pad, row_h * 0.2), f"clip {clip.index + 1}/{n_clips}  {clip.start_s:.2f}s", fill=TEXT, font=font)
+    draw.text(
+        (pad, row_h * 0.2),
+        f"clip {clip.index + 1}/{n_clips}  {clip.start_s:.2f}s",
+        fill=TEXT,
+        font=font,
+    )
     label_w = max(draw.textlength(label, font=font) for label in labels) + 2 * pad
     value_w = draw.textlength("100%", font=font) + pad
     bar_w = max(4.0, width - label_w - value_w - pad)
@@ -56,7 +61,9 @@ def render_panel(
         draw.rectangle((label_w, y0, label_w + bar_w, y1), fill=TRACK)
         draw.rectangle((label_w, y0, label_w + bar_w * value, y1), fill=colors[label])
         if label == top:
-            draw.rectangle((label_w, y0, label_w + bar_w, y1), outline=TEXT, width=max(1, int(row_h // 12)))
+            draw.rectangle(
+                (label_w, y0, label_w + bar_w, y1), outline=TEXT, width=max(1, int(row_h // 12))
+            )
         draw.text((label_w + bar_w + pad, y0), f"{value:.0%}", fill=TEXT, font=font)
     return np.asarray(image)
 
@@ -68,10 +75,15 @@ def annotate_frames(frames: np.ndarray, prediction: Prediction) -> np.ndarray:
     """
     n, h, w, _ = frames.shape
     if n != prediction.n_frames:
-        raise ValueError(f"{prediction.source}: {n} frames given, the prediction saw {prediction.n_frames}")
+        raise ValueError(
+            f"{prediction.source}: {n} frames given, the prediction saw {prediction.n_frames}"
+        )
     height = max(h, 120)
     panel_w = max(150, int(height * 0.75))
-    panels = [render_panel(c, prediction.labels, len(prediction.clips), height, panel_w) for c in prediction.clips]
+    panels = [
+        render_panel(c, prediction.labels, len(prediction.clips), height, panel_w)
+        for c in prediction.clips
+    ]
     out = np.empty((n, height, w + panel_w, 3), dtype=np.uint8)
     out[:] = BACKGROUND
     top = (height - h) // 2

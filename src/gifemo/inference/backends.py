@@ -63,7 +63,12 @@ class TorchBackend:
     """
 
     def __init__(
-        self, trained, *, device: str = "cpu", precision: str = "auto", channels_last: bool | None = None
+        self,
+        trained,
+        *,
+        device: str = "cpu",
+        precision: str = "auto",
+        channels_last: bool | None = None,
     ):
         import torch
 
@@ -79,8 +84,12 @@ class TorchBackend:
         model = trained.model
         if channels_last:
             convert = getattr(model, "to_channels_last", None)
-            model = convert() if convert is not None else model.to(memory_format=torch.channels_last)
-        self.module = FramesToProbabilities(model, self.preprocess, self.precision).to(self.device).eval()
+            model = (
+                convert() if convert is not None else model.to(memory_format=torch.channels_last)
+            )
+        self.module = (
+            FramesToProbabilities(model, self.preprocess, self.precision).to(self.device).eval()
+        )
         self.info = PredictorInfo(
             name=trained.model_name,
             backend="torch",
@@ -108,7 +117,9 @@ class OnnxBackend:
         num_threads: ONNX Runtime's intra-op threads (None: its default, one per core).
     """
 
-    def __init__(self, path: str | os.PathLike, *, device: str = "cpu", num_threads: int | None = None):
+    def __init__(
+        self, path: str | os.PathLike, *, device: str = "cpu", num_threads: int | None = None
+    ):
         import onnxruntime as ort
 
         self.path = Path(path)
@@ -120,7 +131,9 @@ class OnnxBackend:
         providers = ["CPUExecutionProvider"]
         if device.startswith("cuda"):
             if "CUDAExecutionProvider" not in ort.get_available_providers():
-                raise ValueError("device='cuda' needs onnxruntime-gpu (CUDAExecutionProvider is not available)")
+                raise ValueError(
+                    "device='cuda' needs onnxruntime-gpu (CUDAExecutionProvider is not available)"
+                )
             providers.insert(0, "CUDAExecutionProvider")
         try:
             # A path (not bytes) so that ONNX Runtime finds an external data file beside it.
@@ -143,7 +156,9 @@ class OnnxBackend:
         )
 
     def __call__(self, clips: np.ndarray) -> np.ndarray:
-        probs = self.session.run(["probabilities"], {self._input: np.ascontiguousarray(clips, dtype=np.uint8)})[0]
+        probs = self.session.run(
+            ["probabilities"], {self._input: np.ascontiguousarray(clips, dtype=np.uint8)}
+        )[0]
         return probs.astype(np.float32, copy=False)
 
 

@@ -154,7 +154,10 @@ class StaticAdaptiveMaxPool(nn.Module):
             if out is None or out == n:
                 continue
             windows = [((i * n) // out, -((-(i + 1) * n) // out)) for i in range(out)]
-            x = torch.cat([x.narrow(axis, a, b - a).amax(dim=axis, keepdim=True) for a, b in windows], dim=axis)
+            x = torch.cat(
+                [x.narrow(axis, a, b - a).amax(dim=axis, keepdim=True) for a, b in windows],
+                dim=axis,
+            )
         return x
 
 
@@ -166,7 +169,11 @@ def exportable_copy(model: nn.Module) -> nn.Module:
             if child.return_indices:
                 continue
             parent_name, _, attr = name.rpartition(".")
-            setattr(model.get_submodule(parent_name) if parent_name else model, attr, StaticAdaptiveMaxPool(child))
+            setattr(
+                model.get_submodule(parent_name) if parent_name else model,
+                attr,
+                StaticAdaptiveMaxPool(child),
+            )
     return model
 
 
@@ -189,7 +196,9 @@ def _export(module, example, opset: int | None):
             )
     except Exception as error:
         tail = "\n".join(log.getvalue().strip().splitlines()[-5:])
-        raise ExportError(f"ONNX export failed: {type(error).__name__}: {error}\n{tail}".strip()) from error
+        raise ExportError(
+            f"ONNX export failed: {type(error).__name__}: {error}\n{tail}".strip()
+        ) from error
 
 
 def _compare(module, onnx_path: Path, frames) -> float:

@@ -163,14 +163,18 @@ def _get(
     ]
     try:
         with pool.stream("GET", current, headers=headers, extensions={"timeout": timeouts}) as resp:
-            response_headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in resp.headers}
+            response_headers = {
+                k.decode("latin-1").lower(): v.decode("latin-1") for k, v in resp.headers
+            }
             if resp.status in _REDIRECT_CODES and "location" in response_headers:
                 return b"", response_headers["location"], None
             if resp.status >= 400:
                 raise FetchError(url, f"HTTP {resp.status} from {current}")
             declared = response_headers.get("content-length", "")
             if declared.isdigit() and int(declared) > max_bytes:
-                raise FetchTooLargeError(url, f"body of {int(declared)} bytes exceeds the limit of {max_bytes}")
+                raise FetchTooLargeError(
+                    url, f"body of {int(declared)} bytes exceeds the limit of {max_bytes}"
+                )
             chunks, size = [], 0
             for chunk in resp.iter_stream():
                 size += len(chunk)
@@ -187,7 +191,9 @@ def _get(
     except (httpcore.UnsupportedProtocol, httpcore.LocalProtocolError) as error:
         raise FetchError(url, f"bad URL {current!r}: {error}") from None
     except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.ProxyError) as error:
-        raise FetchError(url, f"could not fetch {current}: {error or type(error).__name__}") from None
+        raise FetchError(
+            url, f"could not fetch {current}: {error or type(error).__name__}"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -218,7 +224,9 @@ class _GuardedBackend(httpcore.SyncBackend):
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except socket.gaierror as error:
             raise FetchError(self._url, f"cannot resolve host {host!r}: {error.strerror}") from None
-        addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
+        addresses = list(
+            dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos)
+        )
         blocked = [ip for ip in addresses if not self._guard.allows(ip)]
         if blocked:
             raise BlockedAddressError(

@@ -28,7 +28,9 @@ class FramesToProbabilities(nn.Module):
     softmax in float32 (:func:`gifemo.models.base.clip_probabilities`).
     """
 
-    def __init__(self, model: nn.Module, preprocess: PreprocessConfig, precision: str = "32") -> None:
+    def __init__(
+        self, model: nn.Module, preprocess: PreprocessConfig, precision: str = "32"
+    ) -> None:
         super().__init__()
         self.model = model
         self.preprocess = preprocess

@@ -52,7 +52,9 @@ def expand_inputs(inputs: list[str], *, stdin: BinaryIO | None = None) -> list[I
     for item in inputs:
         if item == "-":
             if stdin_used:
-                sources.append(InvalidInput("<stdin>", "'-' (standard input) can be given only once"))
+                sources.append(
+                    InvalidInput("<stdin>", "'-' (standard input) can be given only once")
+                )
                 continue
             stdin_used = True
             stream = stdin if stdin is not None else sys.stdin.buffer
@@ -62,7 +64,9 @@ def expand_inputs(inputs: list[str], *, stdin: BinaryIO | None = None) -> list[I
         elif Path(item).is_dir():
             found = find_media_files(Path(item))
             if not found:
-                sources.append(InvalidInput(item, "the folder holds no .gif, .webp, .png or .apng file"))
+                sources.append(
+                    InvalidInput(item, "the folder holds no .gif, .webp, .png or .apng file")
+                )
             sources.extend(found)
         else:
             sources.append(Path(item))

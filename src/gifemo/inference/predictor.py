@@ -143,8 +143,14 @@ class Predictor:
         The copy shares the backend (the loaded weights), so it costs nothing; ``self`` is unchanged.
         """
         allowed = {
-            "batch_size", "decode_workers", "max_frames", "max_pixels", "strict", "allow_private",
-            "max_download_bytes", "download_timeout_s",
+            "batch_size",
+            "decode_workers",
+            "max_frames",
+            "max_pixels",
+            "strict",
+            "allow_private",
+            "max_download_bytes",
+            "download_timeout_s",
         }
         unknown = sorted(set(options) - allowed)
         if unknown:
@@ -162,7 +168,10 @@ class Predictor:
 
     def predict_clips(self, clips: np.ndarray) -> np.ndarray:
         """``(N, T, S, S, 3) uint8 -> (N, C) float32`` probabilities, ``batch_size`` clips at a time."""
-        outputs = [self.backend(clips[i : i + self.batch_size]) for i in range(0, len(clips), self.batch_size)]
+        outputs = [
+            self.backend(clips[i : i + self.batch_size])
+            for i in range(0, len(clips), self.batch_size)
+        ]
         return np.concatenate(outputs) if outputs else np.zeros((0, len(self.labels)), np.float32)
 
     def prepare(self, source: PredictSource) -> PreparedGif:
@@ -210,7 +219,9 @@ class Predictor:
             if not isinstance(data, (bytes, bytearray)):
                 raise TypeError(f"{source_label(source)}: expected a binary file object")
             return source_label(source), bytes(data)
-        raise TypeError(f"cannot predict from a {type(source).__name__}; give a path, URL, bytes or file object")
+        raise TypeError(
+            f"cannot predict from a {type(source).__name__}; give a path, URL, bytes or file object"
+        )
 
     def _finish(self, prepared: PreparedGif, probs: np.ndarray) -> Prediction:
         labels = self.labels
@@ -303,7 +314,9 @@ class Predictor:
         except INPUT_ERRORS as error:
             return PredictionFailure.from_exception(source_label(source), error)
 
-    def _prepare_all(self, sources: Iterable[PredictSource]) -> Iterator[PreparedGif | PredictionFailure]:
+    def _prepare_all(
+        self, sources: Iterable[PredictSource]
+    ) -> Iterator[PreparedGif | PredictionFailure]:
         if self.decode_workers == 0:
             yield from map(self._prepare_or_fail, sources)
             return
@@ -372,7 +385,9 @@ def load(
         if not is_onnx:
             raise ValueError(f"the onnxruntime backend needs an .onnx file, got {model!r}")
         if normalize_precision(precision) not in ("auto", "32"):
-            raise ValueError("the onnxruntime backend runs the exported float32 graph; use precision='32' or 'auto'")
+            raise ValueError(
+                "the onnxruntime backend runs the exported float32 graph; use precision='32' or 'auto'"
+            )
         if channels_last:
             raise ValueError("channels_last applies to the torch backend only")
         runner: Backend = OnnxBackend(model, device=device, num_threads=num_threads)
@@ -383,7 +398,9 @@ def load(
             from gifemo.training.checkpoint import load_trained_model
 
             model = load_trained_model(model, which=which)
-        runner = TorchBackend(model, device=device, precision=precision, channels_last=channels_last)
+        runner = TorchBackend(
+            model, device=device, precision=precision, channels_last=channels_last
+        )
     else:
         raise ValueError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
     return Predictor(runner, **predictor_options)

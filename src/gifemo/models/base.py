@@ -28,7 +28,11 @@ def clip_probabilities(
     exported ONNX graph all score clips through here, so they cannot drift apart.
     """
     dtype = autocast_dtype(precision)
-    region = torch.autocast(clip.device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
+    region = (
+        torch.autocast(clip.device.type, dtype=dtype)
+        if dtype is not None
+        else contextlib.nullcontext()
+    )
     with region:
         logits = model(clip)
     logits = logits.float()

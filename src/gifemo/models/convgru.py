@@ -108,7 +108,9 @@ class ConvGRUCell(nn.Module):
         b, c, h, w = x.shape
         state = torch.zeros((b, self.hidden_dim, h, w), device=x.device, dtype=x.dtype)
         # Channels innermost: keep the convolutions in NHWC.
-        return state.contiguous(memory_format=torch.channels_last) if _is_channels_last(x) else state
+        return (
+            state.contiguous(memory_format=torch.channels_last) if _is_channels_last(x) else state
+        )
 
     def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
         return self.run(x.unsqueeze(1), h)[-1]

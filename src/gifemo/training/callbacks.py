@@ -84,8 +84,13 @@ class EpochHistory(pl.Callback):
     @staticmethod
     def describe(row: dict[str, float | int], max_epochs: int | None) -> str:
         """One line for a row, e.g. ``epoch 3/8: train loss 1.712 acc 0.301 | val loss ... | 38 s``."""
-        names = {"train/epoch_loss": "train loss", "train/epoch_acc": "acc", "val/loss": "| val loss",
-                 "val/clip_acc": "clip acc", "val/gif_acc": "GIF acc"}
+        names = {
+            "train/epoch_loss": "train loss",
+            "train/epoch_acc": "acc",
+            "val/loss": "| val loss",
+            "val/clip_acc": "clip acc",
+            "val/gif_acc": "GIF acc",
+        }
         parts = [f"epoch {int(row['epoch']) + 1}/{max_epochs}:"]
         parts += [f"{name} {row[key]:.3f}" for key, name in names.items() if key in row]
         if "time/epoch_s" in row:
@@ -125,7 +130,9 @@ class RunCheckpoint(ModelCheckpoint):
                 if state_dict.get(key):
                     state_dict[key] = self._rebase(state_dict[key])
             if "best_k_models" in state_dict:
-                state_dict["best_k_models"] = {self._rebase(k): v for k, v in state_dict["best_k_models"].items()}
+                state_dict["best_k_models"] = {
+                    self._rebase(k): v for k, v in state_dict["best_k_models"].items()
+                }
         super().load_state_dict(state_dict)
 
     def _rebase(self, path: str) -> str:

@@ -152,7 +152,12 @@ def auto_order(run_dir: str | Path) -> tuple[str, str]:
 
     try:
         val_fraction = TrainConfig.load(RunDir(run_dir).config_file).val_fraction
-    except (OSError, ValueError, TypeError, yaml.YAMLError):  # no or a foreign config: no val split known
+    except (
+        OSError,
+        ValueError,
+        TypeError,
+        yaml.YAMLError,
+    ):  # no or a foreign config: no val split known
         val_fraction = 0.0
     return (BEST_NAME, LAST_NAME) if val_fraction > 0 else (LAST_NAME, BEST_NAME)
 
@@ -165,7 +170,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such checkpoint file") from None
     except Exception as error:  # torch raises many types for a damaged or foreign file
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(error).__name__}: {error})") from error
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint ({type(error).__name__}: {error})"
+        ) from error
     if not isinstance(checkpoint, dict) or CHECKPOINT_KEY not in checkpoint:
         raise CheckpointError(
             f"{path}: not a gifemo checkpoint (no {CHECKPOINT_KEY!r} entry; was it written by gifemo train?)"
@@ -181,7 +188,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 def model_state_dict(checkpoint: dict[str, Any]) -> dict[str, torch.Tensor]:
     """The model's own weights from a Lightning ``state_dict`` (``model.`` prefix removed)."""
     state = checkpoint.get("state_dict", {})
-    return {k[len(MODEL_PREFIX):]: v for k, v in state.items() if k.startswith(MODEL_PREFIX)}
+    return {k[len(MODEL_PREFIX) :]: v for k, v in state.items() if k.startswith(MODEL_PREFIX)}
 
 
 def load_trained_model(path: str | os.PathLike, *, which: str = "auto") -> TrainedModel:
@@ -216,4 +223,3 @@ def load_trained_model(path: str | os.PathLike, *, which: str = "auto") -> Train
         checkpoint_path=ckpt_path,
         metadata=dict(payload.get("metadata") or {}),
     )
-

@@ -30,8 +30,16 @@ RESUMABLE_OVERRIDES: frozenset[str] = frozenset(
 #: The fields the data pipeline reads: keyword arguments of the same name of
 #: :class:`~gifemo.data.datamodule.GifDataModule` (see :meth:`TrainConfig.data_options`).
 DATA_FIELDS: tuple[str, ...] = (
-    "size", "clip_len", "batch_size", "workers", "seed", "test_fraction", "val_fraction",
-    "max_clips_per_gif", "augment", "cache_dir",
+    "size",
+    "clip_len",
+    "batch_size",
+    "workers",
+    "seed",
+    "test_fraction",
+    "val_fraction",
+    "max_clips_per_gif",
+    "augment",
+    "cache_dir",
 )
 
 
@@ -106,7 +114,9 @@ class TrainConfig:
                 f"accelerator must be one of {', '.join(ACCELERATORS)}, got {self.accelerator!r}"
             )
         if self.max_clips_per_gif is not None and self.max_clips_per_gif < 1:
-            raise ValueError(f"max_clips_per_gif must be >= 1 or None, got {self.max_clips_per_gif}")
+            raise ValueError(
+                f"max_clips_per_gif must be >= 1 or None, got {self.max_clips_per_gif}"
+            )
         if not 0.0 < self.test_fraction < 1.0:
             raise ValueError(f"test_fraction must be in (0, 1), got {self.test_fraction}")
         if not 0.0 <= self.val_fraction < 1.0 - self.test_fraction:

@@ -85,10 +85,16 @@ def resolve_config(config: TrainConfig) -> tuple[TrainConfig, str, ComputeChoice
     choice = resolve_compute(
         config.precision, config.channels_last, device="cuda" if accelerator == "gpu" else "cpu"
     )
-    return config.replace(precision=choice.precision, channels_last=choice.channels_last), accelerator, choice
+    return (
+        config.replace(precision=choice.precision, channels_last=choice.channels_last),
+        accelerator,
+        choice,
+    )
 
 
-def build_datamodule(config: TrainConfig, run_dir: Path, *, resume: bool, rank: int, progress: bool):
+def build_datamodule(
+    config: TrainConfig, run_dir: Path, *, resume: bool, rank: int, progress: bool
+):
     """The data pipeline of a run, set up; a resumed run reuses its saved split and label order."""
     from gifemo.training.sharding import TrainingDataModule
 
@@ -104,12 +110,20 @@ def build_datamodule(config: TrainConfig, run_dir: Path, *, resume: bool, rank: 
     )
     datamodule.setup("fit")
     if not len(datamodule.datasets["val"]):
-        raise ValueError(f"{config.data}: the validation split holds no clip (too few GIFs per class?)")
+        raise ValueError(
+            f"{config.data}: the validation split holds no clip (too few GIFs per class?)"
+        )
     return datamodule
 
 
 def build_trainer(
-    config: TrainConfig, run_dir: Path, *, accelerator: str, steps_per_epoch: int, callbacks: list, progress: bool
+    config: TrainConfig,
+    run_dir: Path,
+    *,
+    accelerator: str,
+    steps_per_epoch: int,
+    callbacks: list,
+    progress: bool,
 ):
     """The Lightning Trainer of a run: checkpoints, loggers, precision, DDP."""
     if config.precision == "auto":
@@ -126,14 +140,25 @@ def build_trainer(
     # Both save at the end of each training epoch (after its validation, if any), also when
     # val_every > 1, where Lightning would otherwise defer saving to validation ends.
     best = RunCheckpoint(
-        dirpath=ckpt_dir, filename=BEST_NAME, monitor=MONITOR, mode="max", save_top_k=1,
-        auto_insert_metric_name=False, enable_version_counter=False, save_on_train_epoch_end=True,
+        dirpath=ckpt_dir,
+        filename=BEST_NAME,
+        monitor=MONITOR,
+        mode="max",
+        save_top_k=1,
+        auto_insert_metric_name=False,
+        enable_version_counter=False,
+        save_on_train_epoch_end=True,
     )
     # A second, unmonitored callback writes last.ckpt every epoch: ModelCheckpoint(save_last=True)
     # only refreshes it in epochs where the top-k checkpoint changed.
     last = RunCheckpoint(
-        dirpath=ckpt_dir, filename=LAST_NAME, monitor=None, save_top_k=1, every_n_epochs=1,
-        enable_version_counter=False, save_on_train_epoch_end=True,
+        dirpath=ckpt_dir,
+        filename=LAST_NAME,
+        monitor=None,
+        save_top_k=1,
+        every_n_epochs=1,
+        enable_version_counter=False,
+        save_on_train_epoch_end=True,
     )
     loggers: list = [CSVLogger(save_dir=run_dir, name=LOG_DIR)]
     # A progress bar written into a log file is noise: there, one line per epoch instead.
@@ -157,7 +182,12 @@ def build_trainer(
         precision=config.precision,
         logger=loggers,
         # ModelCheckpoint callbacks run after the others: the history row is in the checkpoint.
-        callbacks=[EpochHistory(run.history_file, echo=progress and not bar), best, last, *callbacks],
+        callbacks=[
+            EpochHistory(run.history_file, echo=progress and not bar),
+            best,
+            last,
+            *callbacks,
+        ],
         plugins=[AtomicCheckpointIO()],
         use_distributed_sampler=False,  # TrainingDataModule shards by rank itself
         log_every_n_steps=max(1, min(50, steps_per_epoch)),
@@ -190,17 +220,25 @@ def train(
 
     run_dir = Path(run_dir).expanduser().resolve()
     config, accelerator, choice = resolve_config(config)
-    if config.tensorboard and not any(importlib.util.find_spec(m) for m in ("tensorboard", "tensorboardX")):
+    if config.tensorboard and not any(
+        importlib.util.find_spec(m) for m in ("tensorboard", "tensorboardX")
+    ):
         raise ValueError("--tensorboard needs the tensorboard package: pip install tensorboard")
     rank = launch_rank()
     if rank == 0:
         check_run_dir(run_dir, resume=resume)
-        print(f"gifemo: training on {accelerator}, {choice.describe()}", file=sys.stderr, flush=True)
+        print(
+            f"gifemo: training on {accelerator}, {choice.describe()}", file=sys.stderr, flush=True
+        )
     if accelerator == "gpu":
         torch.set_float32_matmul_precision("high")
     elif config.devices > 1:
         # N processes on one CPU: share the cores instead of oversubscribing them N times.
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        cores = (
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else os.cpu_count() or 1
+        )
         torch.set_num_threads(max(1, cores // config.devices))
     pl.seed_everything(config.seed, workers=True, verbose=False)
 
@@ -226,16 +264,24 @@ def train(
     )
     steps = math.ceil(len(datamodule.datasets["train"]) / config.devices / config.batch_size)
     trainer = build_trainer(
-        config, run_dir, accelerator=accelerator, steps_per_epoch=steps, callbacks=callbacks or [],
+        config,
+        run_dir,
+        accelerator=accelerator,
+        steps_per_epoch=steps,
+        callbacks=callbacks or [],
         progress=progress,
     )
     last_ckpt = RunDir(run_dir).checkpoint(LAST_NAME)
     ckpt_path = last_ckpt if resume and last_ckpt.is_file() else None
     if resume and ckpt_path is None:
-        log.warning("%s: no %s yet (killed during the first epoch); starting over", run_dir, last_ckpt.name)
+        log.warning(
+            "%s: no %s yet (killed during the first epoch); starting over", run_dir, last_ckpt.name
+        )
     with warnings.catch_warnings():
         # Resuming into the run's own checkpoint directory is the point, not a mistake.
-        warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+        warnings.filterwarnings(
+            "ignore", message=r"Checkpoint directory .* exists and is not empty"
+        )
         # Lightning 2.6 calls a torch API that torch 2.14 deprecated; nothing a user can act on.
         warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
         if config.val_every > 1:
@@ -251,5 +297,7 @@ def train(
         config=config,
         best_checkpoint=best if best.is_file() else None,
         last_checkpoint=last if last.is_file() else None,
-        val_metrics={k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")},
+        val_metrics={
+            k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")
+        },
     )

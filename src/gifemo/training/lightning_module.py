@@ -33,7 +33,9 @@ MONITOR = "val/gif_acc"
 
 def step_seed(seed: int, step: int, rank: int) -> int:
     """A 63-bit seed for one (run seed, global step, rank), independent of earlier draws."""
-    return int(np.random.SeedSequence((seed, step, rank)).generate_state(2, dtype=np.uint64)[0] >> 1)
+    return int(
+        np.random.SeedSequence((seed, step, rank)).generate_state(2, dtype=np.uint64)[0] >> 1
+    )
 
 
 class GifEmotionModule(pl.LightningModule):
@@ -72,7 +74,9 @@ class GifEmotionModule(pl.LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.spec = ModelSpec(model_name, dict(model_kwargs), tuple(labels), PreprocessConfig.from_dict(preprocess))
+        self.spec = ModelSpec(
+            model_name, dict(model_kwargs), tuple(labels), PreprocessConfig.from_dict(preprocess)
+        )
         from gifemo.models import create_model
 
         self.model = create_model(
@@ -107,7 +111,10 @@ class GifEmotionModule(pl.LightningModule):
         """This epoch's training loss and accuracy so far (over every DDP rank)."""
         if self.train_loss.update_count == 0:
             return {}
-        return {"train/epoch_loss": self.train_loss.compute(), "train/epoch_acc": self.train_acc.compute()}
+        return {
+            "train/epoch_loss": self.train_loss.compute(),
+            "train/epoch_acc": self.train_acc.compute(),
+        }
 
     def on_train_epoch_end(self) -> None:
         # Before the checkpoint callbacks run (Lightning calls them after this hook), so every
@@ -123,7 +130,9 @@ class GifEmotionModule(pl.LightningModule):
         loss = F.cross_entropy(logits, target)
         self.train_loss.update(loss.detach(), weight=len(target))
         self.train_acc.update(logits.detach(), target)
-        self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=len(target))
+        self.log(
+            "train/loss", loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=len(target)
+        )
         return loss
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
@@ -136,7 +145,9 @@ class GifEmotionModule(pl.LightningModule):
     def on_validation_epoch_start(self) -> None:
         self._val_outputs = []
 
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+    def validation_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor], batch_idx: int
+    ) -> None:
         clip, target, gif_index = batch
         # Lightning's precision plugin already autocasts this step; the same region inside is a
         # no-op that keeps validation on the one scoring path of evaluation and prediction.
@@ -155,7 +166,9 @@ class GifEmotionModule(pl.LightningModule):
         val_metrics = {
             "val/loss": loss_sum.sum() / n_clips,
             "val/clip_acc": multiclass_accuracy(probs, target, num_classes=c, average="micro"),
-            MONITOR: multiclass_accuracy(gif_probs.float(), gif_target, num_classes=c, average="micro"),
+            MONITOR: multiclass_accuracy(
+                gif_probs.float(), gif_target, num_classes=c, average="micro"
+            ),
         }
         # Every rank holds the same, already global, values: no further reduction.
         self.log_dict(self._on_device(val_metrics), prog_bar=True, sync_dist=False)
@@ -173,7 +186,9 @@ class GifEmotionModule(pl.LightningModule):
         """
         c = self.num_classes
         if self._val_outputs:
-            gif_index, probs, target, loss = (torch.cat(t) for t in zip(*self._val_outputs, strict=True))
+            gif_index, probs, target, loss = (
+                torch.cat(t) for t in zip(*self._val_outputs, strict=True)
+            )
         else:
             gif_index = torch.zeros(0, dtype=torch.long, device=self.device)
             probs = torch.zeros(0, c, device=self.device)
@@ -188,7 +203,9 @@ class GifEmotionModule(pl.LightningModule):
         gif_index = F.pad(gif_index, (0, pad), value=-1)
         target = F.pad(target, (0, pad))
         probs = F.pad(probs, (0, 0, 0, pad))
-        gathered = [self.all_gather(t).flatten(0, 1).cpu() for t in (gif_index, probs, target, loss)]
+        gathered = [
+            self.all_gather(t).flatten(0, 1).cpu() for t in (gif_index, probs, target, loss)
+        ]
         gif_index, probs, target, loss = gathered
         keep = gif_index >= 0
         return gif_index[keep], probs[keep], target[keep], loss
@@ -206,7 +223,9 @@ class GifEmotionModule(pl.LightningModule):
             "epochs_done": trainer.current_epoch + 1,
             "global_step": trainer.global_step,
             "metrics": {
-                k: float(v) for k, v in trainer.callback_metrics.items() if torch.is_tensor(v) and v.numel() == 1
+                k: float(v)
+                for k, v in trainer.callback_metrics.items()
+                if torch.is_tensor(v) and v.numel() == 1
             },
             "config": self.hparams.run_config or {},
             "compute": self.hparams.compute or {},

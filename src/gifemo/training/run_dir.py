@@ -134,8 +134,12 @@ def check_run_dir(run_dir: str | Path, *, resume: bool) -> None:
     """Refuse to start a fresh run in a directory that holds anything."""
     run = RunDir(run_dir)
     if not resume and run.path.exists() and any(run.path.iterdir()):
-        hint = f"resume it with `gifemo train --resume {run.path}`" if run.config_file.exists() else ""
-        raise FileExistsError(f"{run.path}: not empty, refusing to overwrite a run; {hint or 'use a new --out'}")
+        hint = (
+            f"resume it with `gifemo train --resume {run.path}`" if run.config_file.exists() else ""
+        )
+        raise FileExistsError(
+            f"{run.path}: not empty, refusing to overwrite a run; {hint or 'use a new --out'}"
+        )
 
 
 def load_run_config(run_dir: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
@@ -150,7 +154,10 @@ def read_history(path: str | Path) -> list[dict[str, float]]:
     """The rows of a ``metrics.csv`` written by :class:`~gifemo.training.callbacks.EpochHistory`
     (empty cells dropped)."""
     with open(path, newline="", encoding="utf-8") as handle:
-        return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(handle)]
+        return [
+            {k: float(v) for k, v in row.items() if v not in ("", None)}
+            for row in csv.DictReader(handle)
+        ]
 
 
 def run_history(run_dir: str | Path) -> list[dict[str, float]]:
@@ -164,7 +171,9 @@ def read_report(report_dir: str | Path) -> dict[str, Any]:
     return json.loads((Path(report_dir) / REPORT_JSON).read_text(encoding="utf-8"))
 
 
-def training_summary(run_dir: str | Path, config: TrainConfig, metadata: dict[str, Any]) -> dict[str, Any]:
+def training_summary(
+    run_dir: str | Path, config: TrainConfig, metadata: dict[str, Any]
+) -> dict[str, Any]:
     """The training facts a report states: schedule, optimisation, hardware, wall time."""
     rows = run_history(run_dir)
     return {

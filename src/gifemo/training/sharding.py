@@ -32,7 +32,15 @@ class ShardedEpochSampler(EpochSampler):
     """:class:`EpochSampler`'s ``(index, epoch)`` keys, padded to a multiple of ``world_size``
     by repeating the first keys, and strided: rank ``r`` gets keys ``r, r + W, ...``."""
 
-    def __init__(self, length: int, *, shuffle: bool = True, seed: int = 0, rank: int = 0, world_size: int = 1):
+    def __init__(
+        self,
+        length: int,
+        *,
+        shuffle: bool = True,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+    ):
         super().__init__(length, shuffle=shuffle, seed=seed)
         if not 0 <= rank < world_size:
             raise ValueError(f"rank must be in [0, {world_size}), got {rank}")
@@ -73,7 +81,9 @@ class TrainingDataModule(GifDataModule):
     def train_dataloader(self) -> DataLoader:
         rank, world = self._rank()
         dataset = self.datasets["train"]
-        sampler = ShardedEpochSampler(len(dataset), shuffle=True, seed=self.seed, rank=rank, world_size=world)
+        sampler = ShardedEpochSampler(
+            len(dataset), shuffle=True, seed=self.seed, rank=rank, world_size=world
+        )
         sampler.set_epoch(self._next_epoch)
         return self._loader(dataset, sampler=sampler)
 

@@ -82,7 +82,9 @@ def read_manifest(path: str | os.PathLike) -> list[ManifestEntry]:
         reader = csv.DictReader(handle)
         missing = {"id", "label"} - set(reader.fieldnames or ())
         if missing:
-            raise ValueError(f"{path}: missing column(s) {sorted(missing)} (have {reader.fieldnames})")
+            raise ValueError(
+                f"{path}: missing column(s) {sorted(missing)} (have {reader.fieldnames})"
+            )
         entries: list[ManifestEntry] = []
         seen: set[tuple[str, str]] = set()
         for line, row in enumerate(reader, start=2):
@@ -94,7 +96,9 @@ def read_manifest(path: str | os.PathLike) -> list[ManifestEntry]:
             if (gif_id, label) in seen:
                 raise ValueError(f"{path}:{line}: {gif_id} is listed twice under {label!r}")
             seen.add((gif_id, label))
-            extra = {k: v for k, v in row.items() if k not in ("id", "label", "url") and k is not None}
+            extra = {
+                k: v for k, v in row.items() if k not in ("id", "label", "url") and k is not None
+            }
             entries.append(ManifestEntry(gif_id, label, (row.get("url") or "").strip(), extra))
     return entries
 
@@ -163,8 +167,13 @@ class DownloadReport:
         return {
             "counts": self.counts(),
             "failures": [
-                {"id": r.entry.id, "label": r.entry.label, "url": r.url, "reason": r.reason,
-                 "attempts": r.attempts}
+                {
+                    "id": r.entry.id,
+                    "label": r.entry.label,
+                    "url": r.url,
+                    "reason": r.reason,
+                    "attempts": r.attempts,
+                }
                 for r in self.failures
             ],
         }
@@ -251,15 +260,21 @@ def fetch_one(
                 if response.status_code == 200:
                     declared = _content_length(response)
                     if declared > config.max_bytes:
-                        raise TooLargeError(f"Content-Length {declared} > max_bytes={config.max_bytes}")
-                    nbytes = store_validated(dest, response.iter_bytes(), max_bytes=config.max_bytes)
+                        raise TooLargeError(
+                            f"Content-Length {declared} > max_bytes={config.max_bytes}"
+                        )
+                    nbytes = store_validated(
+                        dest, response.iter_bytes(), max_bytes=config.max_bytes
+                    )
                     return ItemResult(entry, "downloaded", url=url, attempts=attempt, nbytes=nbytes)
                 reason = f"HTTP {response.status_code}"
                 if response.status_code not in _RETRY_STATUSES:
                     return ItemResult(entry, "failed", url=url, reason=reason, attempts=attempt)
                 retry_after = _retry_after(response)
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as error:
-            return ItemResult(entry, "failed", url=url, reason=f"bad URL: {error}", attempts=attempt)
+            return ItemResult(
+                entry, "failed", url=url, reason=f"bad URL: {error}", attempts=attempt
+            )
         except httpx.TimeoutException as error:
             reason = f"timeout ({type(error).__name__})"
         except httpx.TransportError as error:  # refused, reset, body shorter than announced...
@@ -267,17 +282,24 @@ def fetch_one(
         except TruncatedGifError as error:  # cut without notice: likely transient, try again
             reason = f"truncated GIF: {error.reason}"
         except GifError as error:
-            return ItemResult(entry, "failed", url=url, reason=f"not a valid GIF: {error.reason}",
-                              attempts=attempt)
+            return ItemResult(
+                entry,
+                "failed",
+                url=url,
+                reason=f"not a valid GIF: {error.reason}",
+                attempts=attempt,
+            )
         except TooLargeError as error:
             return ItemResult(entry, "failed", url=url, reason=str(error), attempts=attempt)
         except OSError as error:  # writing the file (disk full, permissions): report, go on
-            return ItemResult(entry, "failed", url=url, reason=f"cannot write {dest}: {error}",
-                              attempts=attempt)
+            return ItemResult(
+                entry, "failed", url=url, reason=f"cannot write {dest}: {error}", attempts=attempt
+            )
         if attempt <= config.retries:
             time.sleep(_backoff(attempt, config, retry_after))
-    return ItemResult(entry, "failed", url=url, reason=f"{reason} (after {attempt} attempts)",
-                      attempts=attempt)
+    return ItemResult(
+        entry, "failed", url=url, reason=f"{reason} (after {attempt} attempts)", attempts=attempt
+    )
 
 
 def _remove_stale_temporaries(entries: Sequence[ManifestEntry], out_dir: Path) -> None:
@@ -313,7 +335,9 @@ def download_gifs(
     )
     results: dict[int, ItemResult] = {}
     with client, ThreadPoolExecutor(max_workers=config.concurrency) as pool:
-        futures = {pool.submit(fetch_one, client, e, out_dir, config): k for k, e in enumerate(entries)}
+        futures = {
+            pool.submit(fetch_one, client, e, out_dir, config): k for k, e in enumerate(entries)
+        }
         for future in as_completed(futures):
             result = future.result()
             results[futures[future]] = result
@@ -341,11 +365,15 @@ def _store_member(
             raise TooLargeError(f"member of {size} bytes > max_bytes={max_bytes}")
         nbytes = store_validated(dest, [data], max_bytes=max_bytes)
     except GifError as error:
-        return ItemResult(entry, "failed", url=url, reason=f"not a valid GIF: {error.reason}", attempts=1)
+        return ItemResult(
+            entry, "failed", url=url, reason=f"not a valid GIF: {error.reason}", attempts=1
+        )
     except TooLargeError as error:
         return ItemResult(entry, "failed", url=url, reason=str(error), attempts=1)
     except OSError as error:
-        return ItemResult(entry, "failed", url=url, reason=f"cannot write {dest}: {error}", attempts=1)
+        return ItemResult(
+            entry, "failed", url=url, reason=f"cannot write {dest}: {error}", attempts=1
+        )
     return ItemResult(entry, "downloaded", url=url, attempts=1, nbytes=nbytes)
 
 
@@ -398,16 +426,27 @@ def extract_from_tar(
                     data = tar.extractfile(member).read() if member.size <= max_bytes else None
                     url = f"tar:{tar_path.name}/{member.name}"
                     for k in pending.pop(key):
-                        finish(k, _store_member(entries[k], data, member.size, url, out_dir,
-                                                max_bytes=max_bytes))
+                        finish(
+                            k,
+                            _store_member(
+                                entries[k], data, member.size, url, out_dir, max_bytes=max_bytes
+                            ),
+                        )
                     if not pending:
                         break  # everything found: no need to read the rest of a large tar
             except (tarfile.TarError, EOFError) as error:  # a cut or corrupt tar
                 unreadable = f"tar unreadable after {tar.offset:,} bytes: {error}"
     for positions in pending.values():
         for k in positions:
-            finish(k, ItemResult(entries[k], "failed", url=f"tar:{tar_path.name}",
-                                 reason=unreadable or "no member named <id>.gif in the tar"))
+            finish(
+                k,
+                ItemResult(
+                    entries[k],
+                    "failed",
+                    url=f"tar:{tar_path.name}",
+                    reason=unreadable or "no member named <id>.gif in the tar",
+                ),
+            )
     return DownloadReport([results[k] for k in range(len(entries))])
 
 
@@ -426,7 +465,9 @@ def write_dataset_files(out_dir: str | os.PathLike, report: DownloadReport) -> t
     for r in present:
         e = r.entry
         url = e.url or r.url
-        writer.writerow([e.relpath, e.label, e.id, url, *(e.extra.get(c, "") for c in extra_columns)])
+        writer.writerow(
+            [e.relpath, e.label, e.id, url, *(e.extra.get(c, "") for c in extra_columns)]
+        )
     manifest_path = out_dir / MANIFEST_NAME
     report_path = out_dir / REPORT_NAME
     atomic_write_text(manifest_path, buffer.getvalue())

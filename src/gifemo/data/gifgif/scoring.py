@@ -69,7 +69,9 @@ def fit_bradley_terry(
     winners = np.asarray(winners)
     losers = np.asarray(losers)
     if winners.shape != losers.shape or winners.ndim != 1:
-        raise ValueError(f"winners and losers must be (D,) arrays, got {winners.shape}, {losers.shape}")
+        raise ValueError(
+            f"winners and losers must be (D,) arrays, got {winners.shape}, {losers.shape}"
+        )
     if winners.size == 0:
         return np.zeros(n_items)
     w, l, c = _aggregate(winners, losers, n_items)

@@ -105,8 +105,14 @@ def simulate_comparisons(
             rows = slice(start, start + _CHUNK_ROWS)
             left_ids = np.where(corrupt[rows], "", id_array[left[rows]])
             lines = (
-                metric_names[metric_of_row[rows]] + "," + left_ids + ","
-                + id_array[right[rows]] + "," + choice[rows] + "\n"
+                metric_names[metric_of_row[rows]]
+                + ","
+                + left_ids
+                + ","
+                + id_array[right[rows]]
+                + ","
+                + choice[rows]
+                + "\n"
             )
             out.write("".join(lines).encode("ascii"))
         if compress:
