@@ -68,7 +68,7 @@ def time_backend(name, predictor, gifs, prepared, batch_size, latency_gifs, refe
     p95 = latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))]
     diff = max(
         abs(r.intensities[k] - ref.intensities[k])
-        for r, ref in zip(results, reference or results)
+        for r, ref in zip(results, reference or results, strict=True)
         for k in r.labels
     )
     return {
@@ -166,7 +166,8 @@ def main() -> None:
     print(benchmark_header(args.device))
     print(f"{threads} threads (torch and onnxruntime)")
     print(
-        f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}; model {trained.model_name} "
+        f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}; model "
+        f"{trained.model_name} "
         f"at {size} px, clip {trained.preprocess.clip_len}, batch {args.batch_size}"
     )
     print(
@@ -181,7 +182,8 @@ def main() -> None:
     print("-" * len(header))
     for r in rows:
         print(
-            f"{r['backend']:<28} {r['gifs_per_s']:>8.2f} {r['clips_per_s']:>8.1f} {r['p50_ms']:>8.0f} "
+            f"{r['backend']:<28} {r['gifs_per_s']:>8.2f} {r['clips_per_s']:>8.1f} "
+            f"{r['p50_ms']:>8.0f} "
             f"{r['p95_ms']:>8.0f} {r['max_diff']:>9.1e}"
         )
 

@@ -242,18 +242,22 @@ def main() -> None:
     print(benchmark_header())
     print("(the clients run on the same machine)")
     print(
-        f"server: {url}, {result['server']['workers']} workers, capacity {result['server']['capacity']}; "
+        f"server: {url}, {result['server']['workers']} workers, capacity "
+        f"{result['server']['capacity']}; "
         f"model {model['name']} {model['size']}px ({model['backend']}, {model['precision']})"
     )
     print(
-        f"gif: {name}, {len(data)} bytes, {result['gif']['n_frames']} frames, {result['gif']['n_clips']} clips"
+        f"gif: {name}, {len(data)} bytes, {result['gif']['n_frames']} frames, "
+        f"{result['gif']['n_clips']} clips"
     )
     print(
         f"load: {args.clients} clients for {result['duration_s']} s: {result['requests']} answers, "
-        f"{result['ok']} ok = {result['ok_per_s']} requests/s ({result['unfinished']} still waiting at the end)"
+        f"{result['ok']} ok = {result['ok_per_s']} requests/s ({result['unfinished']} still "
+        "waiting at the end)"
     )
     print(
-        f"latency of ok requests: p50 {lat['p50']} ms, p90 {lat['p90']} ms, p99 {lat['p99']} ms, max {lat['max']} ms"
+        f"latency of ok requests: p50 {lat['p50']} ms, p90 {lat['p90']} ms, p99 {lat['p99']} ms, "
+        f"max {lat['max']} ms"
     )
     print(f"not ok: {result['not_ok'] or 'none'}")
     if args.json:

@@ -95,7 +95,8 @@ def main() -> None:
 
     print(benchmark_header(device))
     print(
-        f"model {args.model}, batch {args.batch_size} clips x {args.clip_len} frames, device {device}"
+        f"model {args.model}, batch {args.batch_size} clips x {args.clip_len} frames, device "
+        f"{device}"
     )
     print(f"{'size':>5}  {'setting':<28} {'s/step':>8}  {'clips/s':>8}  {'vs fp32':>7}")
     auto = resolve_compute("auto", None, device=device.type)

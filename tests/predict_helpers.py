@@ -57,7 +57,8 @@ def tiny_trained_model(
 
 
 def tiny_run(base: Path) -> Path:
-    """Run dir of a real ``gifemo train`` (1 epoch) on 3 tiny GIFs per class; made once per session."""
+    """Run dir of a real ``gifemo train`` (1 epoch) on 3 tiny GIFs per class; made once per
+    session."""
     if "run" not in _SESSION:
         from training_helpers import SMALL_CONVGRU  # imports Lightning: only when a run is needed
         from typer.testing import CliRunner
@@ -122,7 +123,8 @@ def redirect(location: str, status: int = 302) -> Route:
 
 
 def trickle(chunk: bytes, count: int, pause_s: float) -> Route:
-    """A body sent in ``count`` pieces ``pause_s`` apart, without Content-Length (close-delimited)."""
+    """A body sent in ``count`` pieces ``pause_s`` apart, without Content-Length
+    (close-delimited)."""
 
     def route(handler: http.server.BaseHTTPRequestHandler) -> None:
         handler.send_response(200)

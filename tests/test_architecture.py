@@ -91,7 +91,8 @@ def imported_modules(name: str, tree: ast.AST, modules: Mapping[str, Path]) -> s
 
 
 def _known(dotted: str, modules: Mapping[str, Path]) -> str:
-    """The longest prefix of ``dotted`` that is a gifemo module (``gifemo.io.decode.x`` -> ...decode)."""
+    """The longest prefix of ``dotted`` that is a gifemo module (``gifemo.io.decode.x``: the
+    decode module)."""
     parts = dotted.split(".")
     while parts and ".".join(parts) not in modules:
         parts.pop()

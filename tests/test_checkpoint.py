@@ -1,4 +1,5 @@
-"""Checkpoints: atomic writes that survive a failure half-way, and the load_trained_model contract."""
+"""Checkpoints: atomic writes that survive a failure half-way, and the load_trained_model
+contract."""
 
 from __future__ import annotations
 

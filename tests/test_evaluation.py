@@ -38,7 +38,8 @@ def test_pool_clips_averages_the_probabilities_of_each_gif():
     )
     assert gif_targets.tolist() == [1, 0]
     assert n_clips.tolist() == [2, 3]
-    # GIF 3: clip [0.2, 0.8] right, [0.6, 0.4] wrong; GIF 7: 0.9 right, 0.6 wrong, (0.5, 0.5) -> class 0 right.
+    # GIF 3: clip [0.2, 0.8] right, [0.6, 0.4] wrong;
+    # GIF 7: 0.9 right, 0.6 wrong, (0.5, 0.5) -> class 0 right.
     assert clip_correct.tolist() == [1, 2]
 
 

@@ -31,7 +31,8 @@ def gifs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def exports(run_dir, tmp_path_factory):
-    """The run exported twice into one folder: weights in ``m.onnx.data``, then (CLI) inside the file.
+    """The run exported twice into one folder: weights in ``m.onnx.data``, then (CLI) inside the
+    file.
 
     Returns ``(single_file, external_pair_folder)``; the external-data pair is copied away before
     the second export, which must remove the stale ``m.onnx.data``.
@@ -149,7 +150,8 @@ def test_export_usage_errors(run_dir, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [n for n in list_models() if n != "resnet_convgru"])
 def test_every_registered_model_exports(name, tmp_path):
-    """Untrained at 32 px: the point is that each architecture goes through the exporter and agrees."""
+    """Untrained at 32 px: the point is that each architecture goes through the exporter and
+    agrees."""
     result = export_onnx(tiny_trained_model(name), tmp_path / f"{name}.onnx")
     assert result.max_abs_diff < TOLERANCE
     assert gifemo.load(result.path).info.name == name

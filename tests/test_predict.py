@@ -196,7 +196,8 @@ def test_with_options_copies_limits_and_shares_the_model(predictor, gifs):
 
 
 def test_prediction_matches_the_runs_evaluation(run_dir):
-    """Same decoding, clips (run seed 3 pads short GIFs), model and pooling as `gifemo train`'s test report."""
+    """Same decoding, clips (run seed 3 pads short GIFs), model and pooling as `gifemo train`'s
+    test report."""
     predictor = gifemo.load(run_dir)
     with open(run_dir / "predictions.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))

@@ -231,7 +231,8 @@ def test_aggregation_equals_a_direct_computation_from_the_reports(finished):
             [r["metrics"]["accuracy"]["value"] for r in runs_of(model, 4)],
         )
         check(table4[model], "best_epoch_accuracy", best_epoch(model, 4))
-        # No validation split: each run is reported at its last epoch, not one chosen on the test GIFs.
+        # No validation split: each run is reported at its last epoch, not one chosen on the test
+        # GIFs.
         assert all(
             r["context"]["checkpoint_epoch"] == r["context"]["training"]["epochs_done"]
             for r in runs_of(model, 4)

@@ -80,7 +80,8 @@ def test_upload_shows_the_gif_bars_and_timeline(page, server, tmp_path):
 
     rows = page.eval_on_selector_all(
         "#bars .bar",
-        "rows => rows.map(r => [r.dataset.label, r.dataset.value, r.querySelector('.bar-value').textContent])",
+        "rows => rows.map(r => [r.dataset.label, r.dataset.value, "
+        "r.querySelector('.bar-value').textContent])",
     )
     with gif.open("rb") as handle:
         expected = httpx.post(

@@ -287,7 +287,8 @@ def test_without_a_terminal_progress_is_one_line_per_epoch_not_a_bar(tmp_path, c
     from gifemo.training.fit import build_trainer
 
     config = TrainConfig(data=str(tmp_path), size=32, epochs=3)
-    # Under pytest stdout is captured, as in `gifemo demo > log`: no bar, the history echoes instead.
+    # Under pytest stdout is captured, as in `gifemo demo > log`: no bar, the history echoes
+    # instead.
     trainer = build_trainer(
         config, tmp_path, accelerator="cpu", steps_per_epoch=1, callbacks=[], progress=True
     )

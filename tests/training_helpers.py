@@ -116,7 +116,7 @@ def one_thread():
 
 
 def steps_per_epoch(config, world_size: int = 1) -> int:
-    """Optimizer steps per epoch of ``config`` on ``world_size`` ranks (each takes an equal share)."""
+    """Optimizer steps per epoch of ``config`` on ``world_size`` ranks (an equal share each)."""
     from gifemo.data.datamodule import GifDataModule
 
     data = GifDataModule(

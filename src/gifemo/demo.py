@@ -180,7 +180,8 @@ def _dataset(config: DemoConfig, console, result: DemoResult) -> None:
             "delete it (or use another --out) to train on the new one"
         )
     console.print(
-        f"{wanted['per_class']} animated faces per emotion, {wanted['size']} px, difficulty {wanted['difficulty']}, "
+        f"{wanted['per_class']} animated faces per emotion, {wanted['size']} px, difficulty "
+        f"{wanted['difficulty']}, "
         f"seed {wanted['seed']} -> {data}"
     )
     columns = (
@@ -202,7 +203,8 @@ def _dataset(config: DemoConfig, console, result: DemoResult) -> None:
         console.print(f"[red]failed:[/red] {line}", markup=True, highlight=False)
     atomic_write_text(state, json.dumps(wanted) + "\n")
     console.print(
-        f"wrote {summary.written} GIFs in {summary.seconds:.0f} s ({summary.gifs_per_second:.1f} GIFs/s)"
+        f"wrote {summary.written} GIFs in {summary.seconds:.0f} s ({summary.gifs_per_second:.1f} "
+        "GIFs/s)"
     )
 
 
@@ -214,8 +216,10 @@ def _describe(config: DemoConfig, console, result: DemoResult) -> None:
     stats = compute_stats(load_dataset(config.data_dir))
     summary = stats.summary()
     console.print(
-        f"{summary.n_gifs} GIFs, {', '.join(f'{label} {len(stats.frames[label])}' for label in stats.labels)}; "
-        f"frames per GIF: min {summary.min}, median {summary.median:g}, mean {summary.mean:.1f}, max {summary.max}"
+        f"{summary.n_gifs} GIFs, "
+        f"{', '.join(f'{label} {len(stats.frames[label])}' for label in stats.labels)}; "
+        f"frames per GIF: min {summary.min}, median {summary.median:g}, mean {summary.mean:.1f}, "
+        f"max {summary.max}"
     )
     result.outputs["frame histogram (Fig. 5)"] = plot_frame_histogram(
         stats, out / "frames_histogram.png"
@@ -244,7 +248,8 @@ def _train(config: DemoConfig, console, result: DemoResult, train_fn) -> None:
 
         _, _, compute = resolve_config(train_config)
         console.print(
-            f"{'resuming ' if action != 'train' else ''}{train_config.model}: {train_config.epochs} epochs at "
+            f"{'resuming ' if action != 'train' else ''}{train_config.model}: "
+            f"{train_config.epochs} epochs at "
             f"{train_config.size} px, batch {train_config.batch_size}, lr {train_config.lr}, "
             f"{compute.describe()}, at most {train_config.max_clips_per_gif} clips per GIF "
             f"and epoch -> {run_dir}"
@@ -259,10 +264,11 @@ def _train(config: DemoConfig, console, result: DemoResult, train_fn) -> None:
 
 
 def _accuracy_line(metrics: dict[str, Any]) -> str:
-    """``GIF accuracy 41.9% (95% CI 35.2%-49.0%, 210 GIFs; chance 14.3%)`` from a report's metrics."""
+    """``GIF accuracy 41.9% (95% CI 35.2%-49.0%, 210 GIFs; chance 14.3%)`` from report metrics."""
     acc = metrics["accuracy"]
     return (
-        f"GIF accuracy [bold]{acc['value']:.1%}[/bold] (95% CI {acc['ci_low']:.1%}-{acc['ci_high']:.1%}, "
+        f"GIF accuracy [bold]{acc['value']:.1%}[/bold] (95% CI "
+        f"{acc['ci_low']:.1%}-{acc['ci_high']:.1%}, "
         f"{metrics['n_gifs']} GIFs; chance {1 / len(metrics['labels']):.1%})"
     )
 

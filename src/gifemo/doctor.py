@@ -66,7 +66,7 @@ def find_imagemagick() -> str | None:
 
 
 def find_chromium() -> str | None:
-    """The Chromium binary the browser tests drive (``$GIFEMO_CHROMIUM`` or Debian's), if present."""
+    """The Chromium the browser tests drive (``$GIFEMO_CHROMIUM`` or Debian's), if present."""
     path = Path(os.environ.get("GIFEMO_CHROMIUM", DEFAULT_CHROMIUM))
     return str(path) if path.is_file() and os.access(path, os.X_OK) else None
 
@@ -181,7 +181,8 @@ def render_text(report: dict[str, Any]) -> str:
         f"gifemo {report['gifemo']}, Python {report['python']}, {report['platform']}",
         "packages: " + ", ".join(f"{k} {v or 'missing'}" for k, v in report["packages"].items()),
         f"torch: {torch_info['version']}, CUDA build {torch_info['cuda'] or 'none'}, "
-        f"CUDA available: {'yes' if torch_info['cuda_available'] else 'no'}, {torch_info['threads']} threads",
+        f"CUDA available: {'yes' if torch_info['cuda_available'] else 'no'}, "
+        f"{torch_info['threads']} threads",
         f"CPU: {cpu['model']} ({cpu['machine']}, {cpu['cores']} cores)",
         f"  torch kernels: {cpu['capability']}; flags: {flags}",
         f"  native bf16: {'yes' if cpu['native_bf16'] else 'no'}"
@@ -190,7 +191,8 @@ def render_text(report: dict[str, Any]) -> str:
     if report["gpus"]:
         for gpu in report["gpus"]:
             lines.append(
-                f"GPU {gpu['index']}: {gpu['name']} (compute {gpu['capability']}, {gpu['memory_gib']} GiB)"
+                f"GPU {gpu['index']}: {gpu['name']} (compute {gpu['capability']}, "
+                f"{gpu['memory_gib']} GiB)"
             )
     else:
         lines.append("GPUs: none")

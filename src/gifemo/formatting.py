@@ -1,4 +1,5 @@
-"""Text for people: durations and Markdown tables, as the reports, results.md and the demo print them."""
+"""Text for people: durations and Markdown tables, as the reports, results.md and the demo print
+them."""
 
 from __future__ import annotations
 

@@ -276,7 +276,8 @@ def hardware_line(info: dict[str, Any] | None = None) -> str:
     info = info if info is not None else describe_hardware()
     bf16 = "native bf16" if info.get("native_bf16") else "no native bf16"
     cpu = (
-        f"{info.get('cpu')} ({info.get('cpu_cores')} cores, {info.get('torch_threads')} torch threads, "
+        f"{info.get('cpu')} ({info.get('cpu_cores')} cores, {info.get('torch_threads')} torch "
+        "threads, "
         f"{info.get('cpu_capability')}, {bf16})"
     )
     gpus = info.get("gpus") or []

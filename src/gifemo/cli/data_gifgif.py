@@ -23,7 +23,7 @@ gifgif_app = typer.Typer(
 _MAX_FAILURES_SHOWN = 25
 
 
-class Method(str, enum.Enum):
+class Method(enum.StrEnum):
     bt = "bt"
     trueskill = "trueskill"
 

@@ -1,4 +1,5 @@
-"""``gifemo demo`` (``make demo``): synthetic data -> a trained ResNet-ConvGRU -> report, predictions."""
+"""``gifemo demo`` (``make demo``): synthetic data -> a trained ResNet-ConvGRU -> report and
+predictions."""
 
 from __future__ import annotations
 
@@ -26,11 +27,12 @@ def demo_command(
     ood_data: Path = typer.Option(
         DEFAULT_OOD_DATA,
         "--ood-data",
-        help="Real GIFs (<label>/*.gif) for the out-of-domain check, relative to the current directory; "
-        "skipped when missing.",
+        help="Real GIFs (<label>/*.gif) for the out-of-domain check, relative to the current "
+        "directory; skipped when missing.",
     ),
 ) -> None:
-    """The out-of-the-box demo: synthesise a dataset, train ResNet-ConvGRU on the CPU, evaluate, predict.
+    """The out-of-the-box demo: synthesise a dataset, train ResNet-ConvGRU on the CPU, evaluate,
+    predict.
 
     Re-running it reuses what is done (the dataset, a finished training run).
     """

@@ -8,7 +8,7 @@ import typer
 def doctor_command(
     as_json: bool = typer.Option(False, "--json", help="One JSON object instead of text lines."),
 ) -> None:
-    """Versions, CPU (ISA, native bf16), GPUs, what --precision auto picks, optional test programs."""
+    """Versions, CPU (ISA, native bf16), GPUs, what --precision auto picks, optional programs."""
     import json
 
     from gifemo.doctor import collect, render_text

@@ -30,7 +30,7 @@ def evaluate_command(
     bootstrap: int = typer.Option(1000, help="Bootstrap resamples for the accuracy CI."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
-    """Evaluate a trained run at GIF level: report.json, report.md, predictions.csv, confusion matrix."""
+    """Evaluate a trained run at GIF level: report.json/.md, predictions.csv, confusion matrix."""
     from gifemo.evaluation import evaluate_run
 
     with opt.exit_on_error():
@@ -50,7 +50,8 @@ def evaluate_command(
     m = report["metrics"]
     acc = m["accuracy"]
     typer.echo(
-        f"GIF accuracy {acc['value']:.4f} (95% CI {acc['ci_low']:.4f}-{acc['ci_high']:.4f}) on {m['n_gifs']} GIFs, "
+        f"GIF accuracy {acc['value']:.4f} (95% CI {acc['ci_low']:.4f}-{acc['ci_high']:.4f}) on "
+        f"{m['n_gifs']} GIFs, "
         f"clip accuracy {m['clip_accuracy']:.4f}, macro F1 {m['macro']['f1']:.4f}"
     )
 

@@ -1,4 +1,5 @@
-"""``gifemo export``: a trained run (or checkpoint) to one ONNX file, labels and preprocessing inside."""
+"""``gifemo export``: a trained run (or checkpoint) to one ONNX file, labels and preprocessing
+inside."""
 
 from __future__ import annotations
 

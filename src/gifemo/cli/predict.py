@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import re
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -19,7 +19,7 @@ import typer
 from gifemo.cli import options as opt
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
@@ -227,7 +227,7 @@ def predict_command(
     )
     with progress:
         task = progress.add_task("predict", total=len(sources))
-        for source, result in zip(sources, predictor.predict_many(sources)):
+        for source, result in zip(sources, predictor.predict_many(sources), strict=True):
             progress.advance(task)
             if not result.ok:
                 failures.append(result)

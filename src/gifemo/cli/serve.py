@@ -7,7 +7,6 @@ exits with code 2.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -47,12 +46,12 @@ def serve_command(
     ),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N."),
     precision: opt.RunPrecision = "auto",
-    threads: Optional[int] = typer.Option(
+    threads: int | None = typer.Option(
         None, "--threads", min=1, help="Intra-op threads per prediction (default: cores / workers)."
     ),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
 ) -> None:
-    """Serve MODEL over HTTP: POST /v1/predict, GET /v1/labels, /healthz, /docs and the web page at /."""
+    """Serve MODEL over HTTP: POST /v1/predict, GET /v1/labels, /healthz, /docs, the page at /."""
     import os
 
     import uvicorn

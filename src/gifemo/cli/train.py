@@ -71,7 +71,8 @@ def train_command(
         acc = result.report["metrics"]["accuracy"]
         typer.echo(
             f"{result.run_dir}: GIF accuracy {acc['value']:.4f} "
-            f"(95% CI {acc['ci_low']:.4f}-{acc['ci_high']:.4f}); report in {RunDir(result.run_dir).report_md}"
+            f"(95% CI {acc['ci_low']:.4f}-{acc['ci_high']:.4f}); report in "
+            f"{RunDir(result.run_dir).report_md}"
         )
 
 

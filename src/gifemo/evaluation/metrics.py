@@ -2,8 +2,9 @@
 
 The paper classifies a GIF from its 4-frame clips. Here every clip of a GIF is scored, the
 clips' softmax probabilities are averaged into the GIF's class intensities
-(:func:`gifemo.data.clips.pool_clips`), and the GIF's prediction is their argmax. Accuracy gets a percentile-bootstrap confidence interval over GIFs
-(``scipy.stats.bootstrap``): GIFs, not clips, are the independent samples.
+(:func:`gifemo.data.clips.pool_clips`), and the GIF's prediction is their argmax. Accuracy gets a
+percentile-bootstrap confidence interval over GIFs (``scipy.stats.bootstrap``): GIFs, not clips,
+are the independent samples.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The evaluation report: ``predictions.csv``, ``report.json``, ``report.md``, ``confusion_matrix.png``.
+"""The evaluation report: ``predictions.csv``, ``report.json``, ``report.md`` and
+``confusion_matrix.png``.
 
 Every number in the report is computed from ``predictions.csv`` (one row per GIF), so anyone can
 recompute it from that file alone. ``report.md`` uses the paper's layouts: Table 2 (per-class
@@ -89,15 +90,18 @@ def render_markdown(report: dict[str, Any]) -> str:
         facts += [
             [
                 "Training",
-                f"{train.get('epochs_done', '?')}/{train.get('epochs', '?')} epochs, batch {train.get('batch_size')}, "
-                f"Adam lr {train.get('lr')}, weight decay {train.get('weight_decay')}, seed {train.get('seed')}, "
+                f"{train.get('epochs_done', '?')}/{train.get('epochs', '?')} epochs, batch "
+                f"{train.get('batch_size')}, "
+                f"Adam lr {train.get('lr')}, weight decay {train.get('weight_decay')}, seed "
+                f"{train.get('seed')}, "
                 f"precision {train.get('precision')}{_reason(train.get('precision_reason'))}, "
                 f"{train.get('devices')} device(s)",
             ],
             ["Input", f"{train.get('size')} px, clips of {train.get('clip_len')} frames"],
             [
                 "Training hardware",
-                f"{train.get('hardware', 'n/a')}, wall time {format_duration(train.get('wall_time_s'))}",
+                f"{train.get('hardware', 'n/a')}, wall time "
+                f"{format_duration(train.get('wall_time_s'))}",
             ],
         ]
     facts.append(
@@ -118,11 +122,13 @@ def render_markdown(report: dict[str, Any]) -> str:
         "## Accuracy",
         "",
         f"GIF-level accuracy: **{_f(acc['value'])}** "
-        f"({round(acc['confidence'] * 100)}% CI {_f(acc['ci_low'])}-{_f(acc['ci_high'])}, {acc['method']}).",
+        f"({round(acc['confidence'] * 100)}% CI {_f(acc['ci_low'])}-{_f(acc['ci_high'])}, "
+        f"{acc['method']}).",
         "",
         f"Clip-level accuracy: {_f(m['clip_accuracy'])} ({m['n_clips']} clips scored one by one).",
         "",
-        "A GIF's class intensities are the mean of its clips' softmax probabilities; its prediction is",
+        "A GIF's class intensities are the mean of its clips' softmax probabilities; its "
+        "prediction is",
         "their argmax.",
         "",
         "## Per-class results (paper's Table 2 layout)",

@@ -5,7 +5,7 @@
 ...                          training={"size": 64, "epochs": 10})
 >>> [run.name for run in plan_runs(config)][:2]                          # doctest: +SKIP
 ['resnet_convgru-T4-s0', 'vgg_convgru-T4-s0']
->>> run_plan(config)          # trains what is not finished, writes results/results.md  # doctest: +SKIP
+>>> run_plan(config)  # trains what is not finished, writes results/results.md  # doctest: +SKIP
 
 Modules: ``paper`` (the paper's reported numbers and protocol), ``layout`` (the experiments'
 names and the results directory's files), ``reproduce`` (the plan, its runs' state on disk,

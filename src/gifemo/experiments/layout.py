@@ -1,10 +1,10 @@
 """What ``gifemo reproduce`` can run, and where its results directory keeps everything::
 
-    RESULTS/reproduce.yaml           the plan's settings (PLAN_FILE)
-    RESULTS/runs/<run>/              one run directory per planned run (RUNS_DIR; gifemo.training.run_dir)
+    RESULTS/reproduce.yaml         the plan's settings (PLAN_FILE)
+    RESULTS/runs/<run>/            a run directory per planned run (RUNS_DIR; training.run_dir)
     RESULTS/runs/<run>/evaluations/ood-<data name>/   its out-of-domain report (ood_report_dir)
-    RESULTS/errors/<run>.txt         the traceback of a failed run (ERRORS_DIR)
-    RESULTS/results.md               the tables (RESULTS_MD), beside their CSVs and plots
+    RESULTS/errors/<run>.txt       the traceback of a failed run (ERRORS_DIR)
+    RESULTS/results.md             the tables (RESULTS_MD), beside their CSVs and plots
 
 The plan (:mod:`gifemo.experiments.reproduce`) writes these and the aggregation
 (:mod:`gifemo.experiments.results`) reads them; both take the names from here.

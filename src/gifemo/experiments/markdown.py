@@ -100,6 +100,8 @@ def _settings_section(runs: Sequence[RunResult]) -> list[str]:
     if not runs:
         return ["No finished run yet."]
     settings = _settings(runs)
+    cap = settings["max_clips_per_gif"]
+    clips_per_gif = "all" if cap == "None" else f"at most {cap}"
     hardware = sorted({str(r.report["context"].get("training", {}).get("hardware")) for r in runs})
     total = sum(r.train_seconds + r.eval_seconds for r in runs)
     split_lines = []
@@ -118,8 +120,9 @@ def _settings_section(runs: Sequence[RunResult]) -> list[str]:
         ["Data", settings["data"]],
         [
             "Split",
-            f"stratified per class, {float(first.config['test_fraction']):.0%} test, seeded by the run's "
-            f"seed; validation = test (no validation set, as the paper); {first.metrics['n_gifs']} test GIFs",
+            f"stratified per class, {float(first.config['test_fraction']):.0%} test, seeded by the "
+            "run's seed; validation = test (no validation set, as the paper); "
+            f"{first.metrics['n_gifs']} test GIFs",
         ],
         ["Same split per seed", "; ".join(split_lines)],
         [
@@ -130,11 +133,10 @@ def _settings_section(runs: Sequence[RunResult]) -> list[str]:
         ["Input", f"{settings['size']} px, clips of 4 frames (the ablation varies this)"],
         [
             "Training",
-            f"{settings['epochs']} epochs, batch {settings['batch_size']}, Adam lr {settings['lr']}, "
-            f"weight decay {settings['weight_decay']}, precision {settings['precision']}, "
-            f"clips per GIF and epoch: {'all' if settings['max_clips_per_gif'] == 'None' else 'at most ' + settings['max_clips_per_gif']}, "
-            f"pretrained: {settings['pretrained']}, "
-            f"augmentation: {settings['augment']}",
+            f"{settings['epochs']} epochs, batch {settings['batch_size']}, "
+            f"Adam lr {settings['lr']}, weight decay {settings['weight_decay']}, "
+            f"precision {settings['precision']}, clips per GIF and epoch: {clips_per_gif}, "
+            f"pretrained: {settings['pretrained']}, augmentation: {settings['augment']}",
         ],
         ["Hardware", "; ".join(hardware)],
         [
@@ -144,7 +146,8 @@ def _settings_section(runs: Sequence[RunResult]) -> list[str]:
         ],
         [
             "Paper",
-            f"{paper.PROTOCOL['data']}; {paper.PROTOCOL['size']} px; {paper.PROTOCOL['epochs']} epochs; "
+            f"{paper.PROTOCOL['data']}; {paper.PROTOCOL['size']} px; {paper.PROTOCOL['epochs']} "
+            "epochs; "
             f"batch {paper.PROTOCOL['batch_size']}; {paper.PROTOCOL['hardware']}",
         ],
     ]
@@ -153,8 +156,10 @@ def _settings_section(runs: Sequence[RunResult]) -> list[str]:
         "",
         "Each cell is the mean over seeds ± the half-width of its 95% confidence interval",
         "(Student t, n-1 degrees of freedom); with one seed there is no interval. A run without a",
-        "validation split (the paper has none) is reported at its last epoch, so nothing was chosen on",
-        'the test GIFs; the "best epoch" columns show, for comparison only, the highest test accuracy',
+        "validation split (the paper has none) is reported at its last epoch, so nothing was "
+        "chosen on",
+        'the test GIFs; the "best epoch" columns show, for comparison only, the highest test '
+        "accuracy",
         "any epoch reached, which picks the epoch on the test GIFs and so flatters the model.",
     ]
 
@@ -214,7 +219,8 @@ def _experiment_sections(
         rows = tables["table3"]
         lines += [
             "",
-            f"## Table 3: ResNet-ConvGRU vs VGGNet-ConvGRU, macro averages ({_n(rows, 'precision')})",
+            "## Table 3: ResNet-ConvGRU vs VGGNet-ConvGRU, macro averages "
+            f"({_n(rows, 'precision')})",
             "",
         ]
         lines += _prf_table("Model", rows, "name")
@@ -252,9 +258,11 @@ def _ood_section(
     trained_on = Path(data).name if data else "DATA"
     return [
         "",
-        f"## Out of domain: trained on {trained_on}, tested on {Path(ood_data).name} ({_n(rows, 'accuracy')})",
+        f"## Out of domain: trained on {trained_on}, tested on {Path(ood_data).name} "
+        f"({_n(rows, 'accuracy')})",
         "",
-        f"Each model (T=4) evaluated on all {rows[0]['gifs']} GIFs of `{ood_data}`, a dataset it never saw",
+        f"Each model (T=4) evaluated on all {rows[0]['gifs']} GIFs of `{ood_data}`, a dataset it "
+        "never saw",
         f"and from another domain; chance is {1 / 7:.4f} for seven balanced classes (check the",
         "class counts of that dataset). The paper reports no such number.",
         "",
@@ -295,7 +303,8 @@ def _runs_section(
         )
         lines += [
             "",
-            "Per-run numbers: `runs.csv`, `per_class.csv`; each run's report: `runs/<run>/report.md`.",
+            "Per-run numbers: `runs.csv`, `per_class.csv`; each run's report: "
+            "`runs/<run>/report.md`.",
         ]
     if unfinished or failed:
         lines += ["", "## Not finished", ""]
@@ -324,7 +333,8 @@ def render_markdown(
         "# gifemo reproduce: results",
         "",
         "Tables in the layout of Zhang et al. (2022), with the paper's own numbers alongside for",
-        "reference. The paper trained on GIFGIF at 224 px for 100 epochs on a GPU; read the settings",
+        "reference. The paper trained on GIFGIF at 224 px for 100 epochs on a GPU; read the "
+        "settings",
         "below before comparing a column with the paper's.",
         "",
         "## Settings",

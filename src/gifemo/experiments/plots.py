@@ -1,4 +1,5 @@
-"""The results' figures: Table 2's F1 and Table 4's accuracy as bars, the clip-length ablation as a line."""
+"""The results' figures: Table 2's F1 and Table 4's accuracy as bars, the clip-length ablation
+as a line."""
 
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
 """The paper's experiments as a plan of training runs that can be stopped and resumed.
 
-A run is one ``(model, clip_len, seed)``; it trains into ``RESULTS/runs/<model>-T<clip_len>-s<seed>``
-with :func:`gifemo.evaluation.train_and_evaluate`, which evaluates it on its test split at the end
-(``report.json``). The experiments share runs: ResNet-ConvGRU with 4-frame clips feeds Table 2,
-Table 3, Table 4 and the clip-length ablation, and is trained once per seed.
+A run is one ``(model, clip_len, seed)``; it trains into
+``RESULTS/runs/<model>-T<clip_len>-s<seed>`` with :func:`gifemo.evaluation.train_and_evaluate`,
+which evaluates it on its test split at the end (``report.json``). The experiments share runs:
+ResNet-ConvGRU with 4-frame clips feeds Table 2, Table 3, Table 4 and the clip-length ablation,
+and is trained once per seed.
 
 Re-running the same plan continues it: a run with a ``report.json`` is finished and skipped; a run
 with a ``config.yaml`` but no report was interrupted and is resumed from its last epoch
@@ -277,8 +278,8 @@ def run_plan(
 
     A run that fails (an exception other than ``KeyboardInterrupt``) is reported and the plan
     goes on; its traceback is in ``RESULTS/errors/<run>.txt``. ``train_fn`` defaults to
-    :func:`gifemo.evaluation.train_and_evaluate`. Returns the :class:`PlanOutcome`; ``results`` is the path of
-    ``results.md`` (``None`` on DDP ranks other than 0, which only train).
+    :func:`gifemo.evaluation.train_and_evaluate`. Returns the :class:`PlanOutcome`; ``results``
+    is the path of ``results.md`` (``None`` on DDP ranks other than 0, which only train).
     """
     from gifemo.training.fit import launch_rank
 
@@ -296,7 +297,8 @@ def run_plan(
         config.save()
     todo = sum(s.action != "skip" for s in states)
     say(
-        f"{len(runs)} runs in the plan, {len(runs) - todo} finished, {todo} to train -> {config.runs_dir}"
+        f"{len(runs)} runs in the plan, {len(runs) - todo} finished, {todo} to train -> "
+        f"{config.runs_dir}"
     )
     outcome = PlanOutcome()
     for index, state in enumerate(states, start=1):
@@ -308,7 +310,8 @@ def run_plan(
             continue
         train_config = config.train_config(run)
         say(
-            f"{head}: {_action_text(state.action)} {train_config.epochs} epochs at {train_config.size} px"
+            f"{head}: {_action_text(state.action)} {train_config.epochs} epochs at "
+            f"{train_config.size} px"
         )
         run_started = time.perf_counter()
         try:
@@ -326,13 +329,15 @@ def run_plan(
         config.error_file(run).unlink(missing_ok=True)
         outcome.trained.append(run.name)
         say(
-            f"{head}: done in {format_duration(time.perf_counter() - run_started)}, {_accuracy_text(state.run_dir)}"
+            f"{head}: done in {format_duration(time.perf_counter() - run_started)}, "
+            f"{_accuracy_text(state.run_dir)}"
         )
     if config.ood_data is not None and rank == 0:
         _evaluate_out_of_domain(config, runs, outcome, say=say, progress=progress)
     outcome.seconds = time.perf_counter() - started
     say(
-        f"{len(outcome.trained)} trained, {len(outcome.skipped)} skipped, {len(outcome.failed)} failed "
+        f"{len(outcome.trained)} trained, {len(outcome.skipped)} skipped, {len(outcome.failed)} "
+        "failed "
         f"in {format_duration(outcome.seconds)}"
     )
     if aggregate and rank == 0:

@@ -1,4 +1,5 @@
-"""The paper's tables from the finished runs: one dict per row, our mean ± CI beside the paper's value.
+"""The paper's tables from the finished runs: one dict per row, our mean ± CI beside the paper's
+value.
 
 Each row is what ``<table>.csv`` holds; :mod:`gifemo.experiments.markdown` prints them.
 """
@@ -64,7 +65,8 @@ def table3(runs: Sequence[RunResult]) -> list[dict[str, Any]]:
 def table4(
     runs: Sequence[RunResult], models: Sequence[str] = paper.PAPER_MODELS
 ) -> list[dict[str, Any]]:
-    """Test accuracy of every model (T=4): the run's checkpoint and, for comparison, the best epoch."""
+    """Test accuracy of every model (T=4): the run's checkpoint and, for comparison, the best
+    epoch."""
     extra = sorted({r.model for r in runs if r.clip_len == paper.PAPER_CLIP_LEN} - set(models))
     rows = []
     for model in (*models, *extra):

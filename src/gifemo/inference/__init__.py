@@ -1,8 +1,8 @@
 """Prediction and export: ``gifemo.load(MODEL).predict(gif) -> Prediction``.
 
 >>> import gifemo
->>> predictor = gifemo.load("runs/paper")        # a run dir, a .ckpt or an exported .onnx  # doctest: +SKIP
->>> prediction = predictor.predict("cat.gif")    # path, URL, bytes or binary file object    # doctest: +SKIP
+>>> predictor = gifemo.load("runs/paper")  # a run dir, a .ckpt or an .onnx  # doctest: +SKIP
+>>> prediction = predictor.predict("cat.gif")  # path, URL, bytes, file object  # doctest: +SKIP
 >>> prediction.top_label, prediction.intensities  # doctest: +SKIP
 """
 

@@ -7,8 +7,9 @@ model's size) to class probabilities ``(N, C) float32``. It also tells what the 
 * :class:`TorchBackend`: eager PyTorch from a trained checkpoint, in float32 or with bfloat16
   (or, on CUDA, float16) autocast, channels-last weights or not: by default what is fast on the
   machine (:func:`gifemo.hardware.resolve_compute`).
-* :class:`OnnxBackend`: ONNX Runtime on a model written by :func:`gifemo.inference.export.export_onnx`;
-  everything it needs (labels, size, clip length, mean/std) is read from the file's metadata.
+* :class:`OnnxBackend`: ONNX Runtime on a model written by
+  :func:`gifemo.inference.export.export_onnx`; everything it needs (labels, size, clip length,
+  mean/std) is read from the file's metadata.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ class TorchBackend:
 
 
 class OnnxBackend:
-    """ONNX Runtime on an exported ``.onnx`` file (weights inside it or in ``<file>.data`` beside it).
+    """ONNX Runtime on an exported ``.onnx`` file (weights inside, or in ``<file>.data`` beside it).
 
     Args:
         path: the ``.onnx`` file.
@@ -212,7 +213,8 @@ def read_onnx_metadata(props: dict[str, str], path: Path) -> dict[str, Any]:
         }
     except KeyError as error:
         raise ValueError(
-            f"{path}: no gifemo metadata ({error.args[0]!r} missing); export it with `gifemo export`"
+            f"{path}: no gifemo metadata ({error.args[0]!r} missing); export it with `gifemo "
+            "export`"
         ) from None
     except (TypeError, ValueError) as error:
         raise ValueError(f"{path}: damaged gifemo metadata ({error})") from None

@@ -1,10 +1,10 @@
 """Export a trained model to ONNX: one file that ``gifemo predict`` (or any ONNX runtime) can run.
 
-The exported graph is :class:`~gifemo.inference.frames_model.FramesToProbabilities`: input ``frames``
-``(B, T, S, S, 3) uint8 RGB`` with a dynamic batch axis ``B``, outputs ``probabilities`` and
-``logits`` ``(B, C) float32``. Normalisation and softmax are inside the graph. The labels, the
-preprocessing (size, clip length, mean, std), the model name, the clip-padding seed, the opset
-and the gifemo version are stored in the model's ``metadata_props`` (keys ``gifemo.*``).
+The exported graph is :class:`~gifemo.inference.frames_model.FramesToProbabilities`: input
+``frames`` ``(B, T, S, S, 3) uint8 RGB`` with a dynamic batch axis ``B``, outputs ``probabilities``
+and ``logits`` ``(B, C) float32``. Normalisation and softmax are inside the graph. The labels, the
+preprocessing (size, clip length, mean, std), the model name, the clip-padding seed, the opset and
+the gifemo version are stored in the model's ``metadata_props`` (keys ``gifemo.*``).
 
 torch's dynamo-based exporter (``torch.onnx.export(..., dynamo=True)``, onnxscript) is used: it
 handles every registered model, while the legacy TorchScript exporter writes an invalid
@@ -114,7 +114,8 @@ def export_onnx(
             max_diff = _compare(module, staged, check_batch)
             if not max_diff <= atol:
                 raise ExportError(
-                    f"{dest}: onnxruntime and torch disagree by {max_diff:.3g} (> {atol:g}) on the check batch"
+                    f"{dest}: onnxruntime and torch disagree by {max_diff:.3g} (> {atol:g}) on the "
+                    "check batch"
                 )
         if staged_data.exists():
             os.replace(staged_data, data_dest)
@@ -149,7 +150,7 @@ class StaticAdaptiveMaxPool(nn.Module):
         self.output_size = tuple(size) if isinstance(size, (tuple, list)) else (size,) * self.ndim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for axis, out in zip(range(x.dim() - self.ndim, x.dim()), self.output_size):
+        for axis, out in zip(range(x.dim() - self.ndim, x.dim()), self.output_size, strict=True):
             n = x.shape[axis]
             if out is None or out == n:
                 continue
@@ -162,7 +163,8 @@ class StaticAdaptiveMaxPool(nn.Module):
 
 
 def exportable_copy(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` whose adaptive max pools are :class:`StaticAdaptiveMaxPool` (same outputs)."""
+    """A copy of ``model`` with :class:`StaticAdaptiveMaxPool` for its adaptive max pools (same
+    outputs)."""
     model = copy.deepcopy(model)
     for name, child in list(model.named_modules()):
         if isinstance(child, (nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d)):

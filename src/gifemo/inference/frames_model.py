@@ -1,4 +1,4 @@
-"""The inference graph shared by eager prediction and ONNX export: uint8 frames in, probabilities out.
+"""The inference graph of eager prediction and ONNX export: uint8 frames in, probabilities out.
 
 Normalisation and softmax live inside the graph, so an exported ``.onnx`` file needs nothing
 from gifemo at run time beyond decoding, resizing and cutting clips: any ONNX runtime can feed it

@@ -45,7 +45,8 @@ InputSource = Path | str | NamedBytes | InvalidInput
 def expand_inputs(inputs: list[str], *, stdin: BinaryIO | None = None) -> list[InputSource]:
     """Expand command-line inputs into sources (paths, URL strings, :class:`NamedBytes`).
 
-    ``stdin`` is the binary stream ``-`` reads (default ``sys.stdin.buffer``); ``-`` may appear once.
+    ``stdin`` is the binary stream ``-`` reads (default ``sys.stdin.buffer``); ``-`` may appear
+    once.
     """
     sources: list[InputSource] = []
     stdin_used = False

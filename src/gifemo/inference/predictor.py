@@ -87,7 +87,7 @@ class Predictor:
         max_pixels: refuse canvases larger than this (decompression bombs).
         strict: refuse damaged files; with False, predict from the frames before the damage and
             set ``Prediction.truncated``.
-        allow_private: let URLs reach loopback/private addresses (see :mod:`gifemo.inference.fetch`).
+        allow_private: let URLs reach loopback/private addresses (:mod:`gifemo.inference.fetch`).
         max_download_bytes, download_timeout_s: limits for URL inputs.
     """
 
@@ -133,14 +133,16 @@ class Predictor:
     def __repr__(self) -> str:
         info = self.info
         return (
-            f"Predictor(model={info.name!r}, backend={info.backend!r}, precision={info.precision!r}, "
+            f"Predictor(model={info.name!r}, backend={info.backend!r}, "
+            f"precision={info.precision!r}, "
             f"size={info.size}, clip_len={info.clip_len}, labels={list(self.labels)})"
         )
 
     def with_options(self, **options: Any) -> Predictor:
         """A copy with other decode/fetch limits (``max_frames``, ``max_pixels``, ``strict``...).
 
-        The copy shares the backend (the loaded weights), so it costs nothing; ``self`` is unchanged.
+        The copy shares the backend (the loaded weights), so it costs nothing; ``self`` is
+        unchanged.
         """
         allowed = {
             "batch_size",
@@ -161,13 +163,15 @@ class Predictor:
     # -- one GIF ---------------------------------------------------------------------------
 
     def predict(self, source: PredictSource) -> Prediction:
-        """The emotions of one GIF; raises (``GifError``, ``FetchError``, ``OSError``) on a bad input."""
+        """The emotions of one GIF; raises ``GifError``, ``FetchError`` or ``OSError`` on a bad
+        input."""
         prepared = self.prepare(source)
         probs = self.predict_clips(prepared.clip_batch)
         return self._finish(prepared, probs)
 
     def predict_clips(self, clips: np.ndarray) -> np.ndarray:
-        """``(N, T, S, S, 3) uint8 -> (N, C) float32`` probabilities, ``batch_size`` clips at a time."""
+        """``(N, T, S, S, 3) uint8 -> (N, C) float32`` probabilities, ``batch_size`` clips at a
+        time."""
         outputs = [
             self.backend(clips[i : i + self.batch_size])
             for i in range(0, len(clips), self.batch_size)
@@ -232,16 +236,16 @@ class Predictor:
                 frame_indices=tuple(int(f) for f in indices),
                 start_s=float(starts[indices[0]]),
                 end_s=float(starts[indices[-1] + 1]),
-                intensities=dict(zip(labels, (float(p) for p in row))),
+                intensities=dict(zip(labels, (float(p) for p in row), strict=True)),
             )
-            for i, (indices, row) in enumerate(zip(prepared.clips, probs))
+            for i, (indices, row) in enumerate(zip(prepared.clips, probs, strict=True))
         )
         # The GIF's intensities: the mean of its clip probabilities, as evaluation pools them.
         mean = probs.astype(np.float64).mean(axis=0)
         return Prediction(
             source=prepared.source,
             labels=labels,
-            intensities=dict(zip(labels, (float(p) for p in mean))),
+            intensities=dict(zip(labels, (float(p) for p in mean), strict=True)),
             n_frames=len(prepared.frames),
             duration_s=float(starts[-1]),
             clips=clips,
@@ -359,8 +363,9 @@ def load(
     """Load a model for prediction.
 
     Args:
-        model: a run directory (its checkpoint chosen as in ``find_checkpoint``), a ``.ckpt`` file, an
-            exported ``.onnx`` file, or a loaded :class:`~gifemo.training.checkpoint.TrainedModel`.
+        model: a run directory (its checkpoint chosen as in ``find_checkpoint``), a ``.ckpt``
+            file, an exported ``.onnx`` file, or a loaded
+            :class:`~gifemo.training.checkpoint.TrainedModel`.
         device: ``"cpu"`` or ``"cuda[:N]"``.
         precision: ``"auto"`` (what is fast on this machine: bfloat16 autocast only on a GPU or CPU
             with native bfloat16, see :func:`gifemo.hardware.resolve_compute`), ``"32"``,
@@ -386,7 +391,8 @@ def load(
             raise ValueError(f"the onnxruntime backend needs an .onnx file, got {model!r}")
         if normalize_precision(precision) not in ("auto", "32"):
             raise ValueError(
-                "the onnxruntime backend runs the exported float32 graph; use precision='32' or 'auto'"
+                "the onnxruntime backend runs the exported float32 graph; use precision='32' or "
+                "'auto'"
             )
         if channels_last:
             raise ValueError("channels_last applies to the torch backend only")

@@ -1,7 +1,8 @@
 """The HTTP service and web page: ``gifemo serve MODEL`` (see ``docs/serve.md``).
 
 >>> from gifemo.serve import ServeSettings, create_app
->>> app = create_app("runs/paper", settings=ServeSettings(max_upload_bytes=5 * 2**20))  # doctest: +SKIP
+>>> settings = ServeSettings(max_upload_bytes=5 * 2**20)
+>>> app = create_app("runs/paper", settings=settings)  # doctest: +SKIP
 """
 
 from __future__ import annotations

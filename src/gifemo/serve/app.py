@@ -1,4 +1,5 @@
-"""The FastAPI application: ``POST /v1/predict``, ``GET /v1/labels``, ``GET /healthz``, the page at ``/``.
+"""The FastAPI application: ``POST /v1/predict``, ``GET /v1/labels``, ``GET /healthz`` and the
+page at ``/``.
 
 >>> import gifemo
 >>> from gifemo.serve import ServeSettings, create_app
@@ -107,7 +108,9 @@ def create_app(
     app = FastAPIOffline(
         title="gifemo",
         version=__version__,
-        description="Emotion recognition in animated GIFs. Same JSON as `gifemo predict --format json`.",
+        description=(
+            "Emotion recognition in animated GIFs. Same JSON as `gifemo predict --format json`."
+        ),
         lifespan=lifespan,
     )
     app.state.predictor = predictor

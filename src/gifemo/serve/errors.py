@@ -75,11 +75,12 @@ INPUT_EXCEPTIONS = (ValueError, OSError)
 
 def input_error(error: BaseException, source: str) -> ApiError:
     """The 4xx answer for an exception raised by reading or predicting the input ``source``."""
-    for classes, status, code in _INPUT_ERRORS:
-        if isinstance(error, classes):
-            break
-    else:
+    matches = [
+        (status, code) for classes, status, code in _INPUT_ERRORS if isinstance(error, classes)
+    ]
+    if not matches:
         raise TypeError(f"not an input error: {error!r}")
+    status, code = matches[0]
     message = str(error) or type(error).__name__
     if source not in message:
         message = f"{source}: {message}"

@@ -1,4 +1,5 @@
-"""A bounded worker pool: predictions run in a few threads; past a fixed capacity, requests are refused.
+"""A bounded worker pool: predictions run in a few threads; past a fixed capacity, requests are
+refused.
 
 The event loop only receives requests and sends answers; decoding and the model run in
 ``workers`` threads. At most ``capacity`` requests hold a *slot* at once (running, waiting for a

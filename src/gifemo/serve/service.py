@@ -1,4 +1,5 @@
-"""How ``POST /v1/predict`` is handled, from the request to the :class:`~gifemo.inference.Prediction`.
+"""How ``POST /v1/predict`` is handled, from the request to the
+:class:`~gifemo.inference.Prediction`.
 
 1. Take a slot of the :class:`~gifemo.serve.pool.WorkerPool` *before* reading the body, or
    answer 503 at once: uploads held in memory, downloads, decodes and forward passes in progress
@@ -39,7 +40,7 @@ class PredictService:
     pool: WorkerPool
 
     async def predict(self, request: Request) -> Prediction:
-        """The prediction for one request; raises :class:`~gifemo.serve.errors.ApiError` otherwise."""
+        """The prediction for one request; else raises :class:`~gifemo.serve.errors.ApiError`."""
         deadline = asyncio.get_running_loop().time() + self.settings.request_timeout_s
         source = PredictInput(name=UNNAMED)
         try:
@@ -52,7 +53,8 @@ class PredictService:
             raise ApiError(
                 503,
                 "busy",
-                f"the server is busy ({self.settings.capacity} requests in progress); retry shortly",
+                f"the server is busy ({self.settings.capacity} requests in progress); retry "
+                "shortly",
                 headers={"Retry-After": str(self.settings.retry_after_s)},
             ) from None
         except ClientGone:

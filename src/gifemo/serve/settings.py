@@ -1,4 +1,5 @@
-"""The limits of the HTTP service: what one request may send and how much work the server takes on."""
+"""The limits of the HTTP service: what one request may send, how much work the server takes
+on."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ class ServeSettings:
         max_queue: admitted requests that may wait for a worker; past ``workers + max_queue``
             requests in progress, new ones get 503 with ``Retry-After`` instead of queueing.
         retry_after_s: the ``Retry-After`` header of a 503.
-        allow_private: let ``{"url": ...}`` reach loopback/private addresses (trusted networks only).
+        allow_private: let ``{"url": ...}`` reach loopback/private addresses (trusted networks
+            only).
     """
 
     max_upload_bytes: int = 20 * MB

@@ -2,7 +2,8 @@
 
 Three request bodies are accepted:
 
-* ``multipart/form-data`` with the GIF in the field ``file`` (an HTML form, ``curl -F file=@x.gif``);
+* ``multipart/form-data`` with the GIF in the field ``file`` (an HTML form,
+  ``curl -F file=@x.gif``);
 * ``application/json`` ``{"url": "https://..."}``: the server downloads the GIF;
 * the GIF itself, with an ``image/*`` or ``application/octet-stream`` content type
   (``curl --data-binary @x.gif -H 'Content-Type: image/gif'``).
@@ -85,7 +86,8 @@ class PredictInput:
 
 
 async def read_predict_input(request: Request, *, max_upload_bytes: int) -> PredictInput:
-    """Parse the body of ``POST /v1/predict`` (see the module docstring); raises :class:`ApiError`."""
+    """Parse the body of ``POST /v1/predict`` (see the module docstring); raises
+    :class:`ApiError`."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
         return await _read_multipart(request, max_upload_bytes)

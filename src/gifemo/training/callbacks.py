@@ -83,7 +83,7 @@ class EpochHistory(pl.Callback):
 
     @staticmethod
     def describe(row: dict[str, float | int], max_epochs: int | None) -> str:
-        """One line for a row, e.g. ``epoch 3/8: train loss 1.712 acc 0.301 | val loss ... | 38 s``."""
+        """One line for a row: ``epoch 3/8: train loss 1.712 acc 0.301 | val loss ... | 38 s``."""
         names = {
             "train/epoch_loss": "train loss",
             "train/epoch_acc": "acc",

@@ -51,7 +51,7 @@ class CheckpointError(ValueError):
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What rebuilds a trained model's architecture: registry name, builder kwargs, labels, input."""
+    """What rebuilds a trained model: registry name, builder kwargs, labels, input."""
 
     model_name: str
     model_kwargs: dict[str, Any]
@@ -175,12 +175,14 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         ) from error
     if not isinstance(checkpoint, dict) or CHECKPOINT_KEY not in checkpoint:
         raise CheckpointError(
-            f"{path}: not a gifemo checkpoint (no {CHECKPOINT_KEY!r} entry; was it written by gifemo train?)"
+            f"{path}: not a gifemo checkpoint (no {CHECKPOINT_KEY!r} entry; was it written by "
+            "gifemo train?)"
         )
     payload = checkpoint[CHECKPOINT_KEY]
     if payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(
-            f"{path}: checkpoint format {payload.get('format')!r}, this gifemo reads {CHECKPOINT_FORMAT}"
+            f"{path}: checkpoint format {payload.get('format')!r}, this gifemo reads "
+            f"{CHECKPOINT_FORMAT}"
         )
     return checkpoint
 

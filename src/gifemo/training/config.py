@@ -47,19 +47,18 @@ DATA_FIELDS: tuple[str, ...] = (
 class TrainConfig:
     """Everything that defines a training run.
 
-    ``data`` is a dataset folder (``ROOT/<label>/*.gif``) or CSV manifest. ``model_kwargs`` go
-    to the model builder (e.g. ``{"hidden_dim": 64}``). ``pretrained`` is ``None`` (or ``"none"``), a
+    ``data`` is a dataset folder (``ROOT/<label>/*.gif``) or CSV manifest. ``model_kwargs`` go to
+    the model builder (e.g. ``{"hidden_dim": 64}``). ``pretrained`` is ``None`` (or ``"none"``), a
     weights tag (``"imagenet"``) or a path to a backbone state dict. ``precision`` is ``"auto"`` or
     Lightning's (``"32"``, ``"bf16-mixed"`` (CPU and GPU), ``"16-mixed"`` (CUDA only));
-    ``channels_last`` is a bool or ``None`` (auto). ``auto`` picks what is fast on the machine
-    that trains (:func:`gifemo.hardware.resolve_compute`; the paper says nothing about
-    precision), and the run's saved ``config.yaml`` holds the resolved values. ``devices > 1``
-    trains with DDP (gloo on CPU, NCCL on GPU). ``max_clips_per_gif`` caps the training clips
-    one GIF gives per epoch (``None``: all of them, as the paper). ``val_fraction > 0`` keeps a
-    validation split apart from test for model selection (the paper validates on test);
-    ``val_every`` validates every N-th epoch only (and at none in between: their
-    ``metrics.csv`` rows have empty validation cells), which saves the validation pass where
-    no per-epoch model selection is needed.
+    ``channels_last`` is a bool or ``None`` (auto). ``auto`` picks what is fast on the machine that
+    trains (:func:`gifemo.hardware.resolve_compute`; the paper says nothing about precision), and
+    the run's saved ``config.yaml`` holds the resolved values. ``devices > 1`` trains with DDP (gloo
+    on CPU, NCCL on GPU). ``max_clips_per_gif`` caps the training clips one GIF gives per epoch
+    (``None``: all of them, as the paper). ``val_fraction > 0`` keeps a validation split apart from
+    test for model selection (the paper validates on test); ``val_every`` validates every N-th epoch
+    only (and at none in between: their ``metrics.csv`` rows have empty validation cells), which
+    saves the validation pass where no per-epoch model selection is needed.
     """
 
     data: str
@@ -194,7 +193,7 @@ PATH_FIELDS: frozenset[str] = frozenset({"data", "cache_dir"})
 
 
 def normalize_pretrained(value: str | Path | None) -> str | None:
-    """``None`` for no pretrained weights (also given as ``"none"``), else the tag or path as text."""
+    """``None`` for no pretrained weights (also spelled ``"none"``), else the tag or path."""
     if value is None or str(value).strip().lower() == "none":
         return None
     return str(value)

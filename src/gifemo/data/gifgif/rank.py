@@ -71,7 +71,7 @@ def parse_emotions(spec: str | Sequence[str]) -> tuple[str, ...]:
     if items == ["all"]:
         return GIFGIF_EMOTIONS
     metrics = tuple(_METRIC_OF_LABEL.get(s, s) for s in items)
-    unknown = [s for s, m in zip(items, metrics) if m not in GIFGIF_EMOTIONS]
+    unknown = [s for s, m in zip(items, metrics, strict=True) if m not in GIFGIF_EMOTIONS]
     if unknown:
         raise ValueError(
             f"unknown emotion(s) {unknown}; use GIFGIF's metrics ({', '.join(GIFGIF_EMOTIONS)}), "

@@ -74,20 +74,20 @@ def fit_bradley_terry(
         )
     if winners.size == 0:
         return np.zeros(n_items)
-    w, l, c = _aggregate(winners, losers, n_items)
+    w, lo, c = _aggregate(winners, losers, n_items)
 
     def objective(theta: np.ndarray) -> float:
         # -log_expit(d) = log(1 + exp(-d)), without overflow.
-        return float(alpha * theta @ theta - c @ log_expit(theta[w] - theta[l]))
+        return float(alpha * theta @ theta - c @ log_expit(theta[w] - theta[lo]))
 
     def gradient(theta: np.ndarray) -> np.ndarray:
-        g = c * expit(-(theta[w] - theta[l]))  # c * P(loser wins), the "surprise" of each pair
-        return 2 * alpha * theta - np.bincount(w, g, n_items) + np.bincount(l, g, n_items)
+        g = c * expit(-(theta[w] - theta[lo]))  # c * P(loser wins), the "surprise" of each pair
+        return 2 * alpha * theta - np.bincount(w, g, n_items) + np.bincount(lo, g, n_items)
 
     def hessp(theta: np.ndarray, v: np.ndarray) -> np.ndarray:
-        p = expit(theta[w] - theta[l])
-        s = c * p * (1.0 - p) * (v[w] - v[l])
-        return 2 * alpha * v + np.bincount(w, s, n_items) - np.bincount(l, s, n_items)
+        p = expit(theta[w] - theta[lo])
+        s = c * p * (1.0 - p) * (v[w] - v[lo])
+        return 2 * alpha * v + np.bincount(w, s, n_items) - np.bincount(lo, s, n_items)
 
     result = minimize(
         objective,
@@ -132,7 +132,7 @@ def fit_trueskill(
     var = [float(env.sigma) ** 2] * n_items
     v_win, w_win, v_draw, w_draw = env.v_win, env.w_win, env.v_draw, env.w_draw
 
-    for a, b, o in zip(left.tolist(), right.tolist(), outcome.tolist()):
+    for a, b, o in zip(left.tolist(), right.tolist(), outcome.tolist(), strict=True):
         if o < 0:
             a, b = b, a  # a is the winner (or the left GIF of a draw)
         var_a = var[a] + tau_sq  # rating dynamics, as rate_1vs1 applies them
@@ -154,7 +154,7 @@ def fit_trueskill(
 
 
 def trueskill_score(mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """The conservative score ``mu - k * sigma`` with ``k = mu0 / sigma0 = 3`` (``TrueSkill.expose``)."""
+    """The conservative score ``mu - k * sigma``, ``k = mu0 / sigma0 = 3`` (TrueSkill's expose)."""
     import trueskill
 
     return mu - (trueskill.MU / trueskill.SIGMA) * sigma
