@@ -11,16 +11,8 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-#: Section 4.1: the seven of GIFGIF's 17 emotions, in the paper's order.
-PAPER_LABELS: tuple[str, ...] = (
-    "happiness",
-    "like",
-    "surprise",
-    "sadness",
-    "anger",
-    "disgust",
-    "fear",
-)
+# Section 4.1, the seven of GIFGIF's 17 emotions in the paper's order, is gifemo's own label set:
+# gifemo.labels.PAPER_EMOTIONS.
 
 #: The five models of Table 4, in its row order, as gifemo registry names.
 PAPER_MODELS: tuple[str, ...] = ("resnet_convgru", "vgg_convgru", "resnet3d", "cnn_lstm", "c3d")
