@@ -160,6 +160,7 @@ def prepare_plan(
     if shard_size < 1:
         raise ValueError(f"shard_size must be >= 1, got {shard_size}")
     out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     options = json.loads(json.dumps(options))  # as it reads back from _plan.json
     stored = _read_meta(out)
     if stored is None:
