@@ -147,6 +147,10 @@ def score(
         "download_timeout_s": download_timeout_s,
     }
     out = Path(out_dir)
+    if engine == "ray" and ray_address not in (None, "auto", "local"):
+        from gifemo.inference.scoring.engines import check_reachable
+
+        check_reachable(ray_address)  # before anything is written or loaded
     # The local engine scores with this predictor; for Ray it tells what the model expects
     # (the actors load their own, in the precision their device resolves).
     local = engine == "local"
