@@ -168,6 +168,16 @@ Devices = Annotated[
     int | None,
     typer.Option(help=_help("Devices (processes) per run; > 1 trains with DDP.", "devices")),
 ]
+NumNodes = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help=_help(
+            "Machines of a multi-node DDP run (torchrun or SLURM starts the processes).",
+            "num_nodes",
+        ),
+    ),
+]
 Accelerator = Annotated[str | None, typer.Option(help=_help("cpu, gpu or auto.", "accelerator"))]
 ValEvery = Annotated[
     int | None, typer.Option(min=1, help=_help("Validate every N-th epoch only.", "val_every"))
