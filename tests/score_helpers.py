@@ -5,14 +5,15 @@
   missing file, a live URL and a dead one on 127.0.0.1; built once per session (``score_job``
   fixture of ``conftest.py``).
 * :func:`start_killable_score` / ``python score_helpers.py JSON``: a scoring job in a child process
-  that stops after its first shard file, for the test to kill with a real ``SIGKILL``.
+  that stops after its first shard file, and :func:`kill_after_first_shard` to kill it there
+  with a real ``SIGKILL``.
 * :func:`read_rows`: every row of an output folder, by row number.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import signal
 import socket
 import subprocess
 import sys
@@ -22,8 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from data_helpers import write_test_gif
-
-REPO = Path(__file__).resolve().parents[1]
 
 #: Options every test job shares: float32 (results comparable on every CPU), 127.0.0.1 allowed
 #: (the test URLs), short URL time limits.
@@ -105,24 +104,31 @@ def start_killable_score(
             "options": options,
         }
     )
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
-    return subprocess.Popen(
-        [sys.executable, __file__, payload],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    from training_helpers import start_child
+
+    return start_child(__file__, payload)
 
 
-def wait_for(marker: Path, child: subprocess.Popen, *, timeout_s: float = 300) -> None:
+def kill_after_first_shard(
+    child: subprocess.Popen, marker: Path, out_dir: Path, *, timeout_s: float = 300
+) -> dict[str, int]:
+    """Wait for ``child`` (:func:`start_killable_score`) to write its first shard, SIGKILL it,
+    and return the shard files it left (name -> mtime in ns); checks that no summary was."""
     deadline = time.monotonic() + timeout_s
-    while not marker.exists():
-        if child.poll() is not None:
-            raise AssertionError(f"the child ended first:\n{child.communicate()[0][-3000:]}")
-        if time.monotonic() > deadline:
-            raise AssertionError("the child wrote no shard in time")
-        time.sleep(0.2)
+    try:
+        while not marker.exists():
+            if child.poll() is not None:
+                raise AssertionError(f"the child ended first:\n{child.communicate()[0][-3000:]}")
+            if time.monotonic() > deadline:
+                raise AssertionError("the child wrote no shard in time")
+            time.sleep(0.2)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert child.returncode == -signal.SIGKILL
+    written = {p.name: p.stat().st_mtime_ns for p in out_dir.glob("part-*.parquet")}
+    assert written and not (out_dir / "_SUCCESS").exists()
+    return written
 
 
 def _child(payload: str) -> None:

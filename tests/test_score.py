@@ -9,12 +9,11 @@ from __future__ import annotations
 import csv
 import gzip
 import json
-import signal
 from pathlib import Path
 
 import pytest
 from predict_helpers import write_test_gif
-from score_helpers import JOB_OPTIONS, read_rows, start_killable_score, wait_for
+from score_helpers import JOB_OPTIONS, kill_after_first_shard, read_rows, start_killable_score
 from typer.testing import CliRunner
 
 from gifemo.cli import app
@@ -150,13 +149,11 @@ def test_a_folder_made_for_another_job_is_refused_naming_what_differs(tmp_path):
 # -- the local engine ------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def local_scores(score_job, tmp_path_factory):
-    """The job scored by the local engine, with the clip timeline."""
-    out = tmp_path_factory.mktemp("score-local") / "out"
-    result = score(
-        score_job.model,
-        score_job.inputs,
+def score_locally(job, out: Path):
+    """The job scored by the local engine into ``out``, with the clip timeline."""
+    return score(
+        job.model,
+        job.inputs,
         out,
         engine="local",
         clips=True,
@@ -164,7 +161,12 @@ def local_scores(score_job, tmp_path_factory):
         progress=False,
         **JOB_OPTIONS,
     )
-    return out, result
+
+
+@pytest.fixture(scope="module")
+def local_scores(score_job, tmp_path_factory):
+    out = tmp_path_factory.mktemp("score-local") / "out"
+    return out, score_locally(score_job, out)
 
 
 def test_local_rows_equal_predict_json_and_failures_are_rows(local_scores, score_job, tmp_path):
@@ -210,16 +212,7 @@ def test_a_rerun_scores_only_the_missing_shards(local_scores, score_job, tmp_pat
     before = {p.name: p.stat().st_mtime_ns for p in out.glob("part-*.parquet")}
     (out / "part-00003.parquet").unlink()
     (out / ".part-00004.parquet.abc.tmp").write_bytes(b"half a file")  # a killed write's
-    again = score(
-        score_job.model,
-        score_job.inputs,
-        out,
-        engine="local",
-        clips=True,
-        shard_size=25,
-        progress=False,
-        **JOB_OPTIONS,
-    )
+    again = score_locally(score_job, out)
     run = again.summary["this_run"]
     assert (run["shards_scored"], run["shards_skipped"], run["rows_scored"]) == (1, 8, 25)
     after = {p.name: p.stat().st_mtime_ns for p in out.glob("part-*.parquet")}
@@ -240,14 +233,7 @@ def test_sigkill_then_rerun_gives_every_input_exactly_once(score_job, tmp_path):
     child = start_killable_score(
         score_job.model, [str(manifest)], out, marker, engine="local", shard_size=5, **JOB_OPTIONS
     )
-    try:
-        wait_for(marker, child)
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait()
-    assert child.returncode == -signal.SIGKILL
-    written = sorted(p.name for p in out.glob("part-*.parquet"))
-    assert written and not (out / "_SUCCESS").exists()
+    written = kill_after_first_shard(child, marker, out)
 
     result = score(
         score_job.model, [str(manifest)], out, engine="local", shard_size=5, progress=False,

@@ -7,7 +7,6 @@ this process uses that connection, a child process joins it by its address.
 from __future__ import annotations
 
 import os
-import signal
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,12 @@ ray = pytest.importorskip(
     "ray", reason="Ray is not installed (pip install 'gifemo[ray]'); the Ray engine is untested"
 )
 
-from score_helpers import JOB_OPTIONS, read_rows, start_killable_score, wait_for  # noqa: E402
+from score_helpers import (  # noqa: E402
+    JOB_OPTIONS,
+    kill_after_first_shard,
+    read_rows,
+    start_killable_score,
+)
 from typer.testing import CliRunner  # noqa: E402
 
 from gifemo.cli import app  # noqa: E402
@@ -105,14 +109,7 @@ def test_a_killed_ray_driver_resumes_with_every_input_exactly_once(
     child = start_killable_score(
         score_job.model, [str(manifest)], out, marker, **options, **JOB_OPTIONS
     )
-    try:
-        wait_for(marker, child)
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait()
-    assert child.returncode == -signal.SIGKILL
-    written = {p.name: p.stat().st_mtime_ns for p in out.glob("part-*.parquet")}
-    assert written and not (out / "_SUCCESS").exists()
+    written = kill_after_first_shard(child, marker, out)
 
     # The rerun: the command line, on the same cluster.
     args = ["score", str(score_job.model), str(manifest), "--out", str(out), "--engine", "ray"]

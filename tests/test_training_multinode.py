@@ -7,12 +7,10 @@ import json
 import os
 import socket
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
-from training_helpers import REPO, SMALL_CONVGRU, one_torch_thread, tiny_config, tiny_dataset
+from training_helpers import REPO, one_torch_thread, tiny_config, tiny_dataset, train_command
 
 from gifemo.training.checkpoint import load_trained_model, read_checkpoint
 from gifemo.training.fit import launch_rank, train
@@ -33,44 +31,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _node_command(data: Path, cache: Path, run_dir: Path) -> list[str]:
-    kwargs = [arg for k, v in SMALL_CONVGRU.items() for arg in ("--model-kwargs", f"{k}={v}")]
-    return [
-        sys.executable,
-        str(Path(sys.executable).parent / "gifemo"),
-        "train",
-        str(data),
-        "--out",
-        str(run_dir),
-        "--model",
-        MODEL,
-        "--devices",
-        "1",
-        "--num-nodes",
-        "2",
-        "--accelerator",
-        "cpu",
-        "--epochs",
-        "1",
-        "--size",
-        "32",
-        "--batch-size",
-        str(PER_NODE_BATCH),
-        "--max-clips-per-gif",
-        str(CLIPS_PER_GIF),
-        "--workers",
-        "0",
-        "--precision",
-        "32",
-        "--lr",
-        "1e-4",
-        "--cache-dir",
-        str(cache),
-        "--no-progress",
-        *kwargs,
-    ]
 
 
 def test_the_global_rank_counts_the_nodes_before_it(monkeypatch):
@@ -108,7 +68,17 @@ def test_two_nodes_train_like_one_process_with_their_total_batch(tmp_path_factor
         }
         nodes.append(
             subprocess.Popen(
-                _node_command(data, cache, work / "nodes"),
+                train_command(
+                    data,
+                    work / "nodes",
+                    cache,
+                    model=MODEL,
+                    devices=1,
+                    num_nodes=2,
+                    batch_size=PER_NODE_BATCH,
+                    max_clips_per_gif=CLIPS_PER_GIF,
+                    lr="1e-4",
+                ),
                 env=env,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,

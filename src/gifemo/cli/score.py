@@ -23,9 +23,7 @@ class Engine(StrEnum):
 
 
 def score_command(
-    model: Path = typer.Argument(
-        ..., metavar="MODEL", help="Run directory, .ckpt checkpoint, or exported .onnx file."
-    ),
+    model: opt.ModelArg,
     inputs: list[str] = typer.Argument(
         ...,
         metavar="INPUTS...",
@@ -73,23 +71,11 @@ def score_command(
     workers: int = typer.Option(
         1, "--workers", min=0, help="Local engine: threads decoding ahead of the model."
     ),
-    max_frames: int | None = typer.Option(
-        None, "--max-frames", min=1, help="Refuse GIFs with more frames."
-    ),
-    lenient: bool = typer.Option(
-        False, "--lenient", help="Score damaged GIFs from their complete frames."
-    ),
-    allow_private: bool = typer.Option(
-        False,
-        "--allow-private",
-        help="Let URL inputs reach loopback and private-network addresses.",
-    ),
-    max_download_mb: float = typer.Option(
-        50.0, "--max-download-mb", min=0.001, help="Size limit of a URL input."
-    ),
-    timeout: float = typer.Option(
-        20.0, "--timeout", min=0.1, help="Time limit (s) to download a URL input."
-    ),
+    max_frames: opt.MaxFrames = None,
+    lenient: opt.Lenient = False,
+    allow_private: opt.AllowPrivate = False,
+    max_download_mb: opt.MaxDownloadMb = 50.0,
+    timeout: opt.DownloadTimeout = 20.0,
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress on stderr."),
 ) -> None:
     """Score every GIF of INPUTS into Parquet shards under --out (resumable; Ray or local).
@@ -122,11 +108,13 @@ def score_command(
             precision=precision,
             channels_last=channels_last,
             decode_workers=workers,
-            max_frames=max_frames,
-            strict=not lenient,
-            allow_private=allow_private,
-            max_download_bytes=int(max_download_mb * 1024 * 1024),
-            download_timeout_s=timeout,
+            **opt.input_limits(
+                max_frames=max_frames,
+                lenient=lenient,
+                allow_private=allow_private,
+                max_download_mb=max_download_mb,
+                timeout=timeout,
+            ),
             progress=progress,
         )
     summary, run = result.summary, result.summary["this_run"]

@@ -22,7 +22,6 @@ from typing import Any
 
 from gifemo.atomic import atomic_write_text
 from gifemo.hardware import hardware_line, normalize_precision
-from gifemo.inference.fetch import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_S
 from gifemo.inference.scoring.inputs import iter_plan_rows
 from gifemo.inference.scoring.plan import (
     DEFAULT_SHARD_SIZE,
@@ -35,7 +34,7 @@ from gifemo.inference.scoring.plan import (
 )
 from gifemo.inference.scoring.rows import result_schema
 from gifemo.inference.scoring.shards import ShardCollector, count_parts
-from gifemo.io import DEFAULT_MAX_PIXELS
+from gifemo.inference.scoring.stages import INPUT_LIMITS
 
 ENGINES: tuple[str, ...] = ("auto", "ray", "local")
 SUMMARY_VERSION = 1
@@ -91,14 +90,9 @@ def score(
     precision: str = "auto",
     channels_last: bool | None = None,
     decode_workers: int = 1,
-    max_frames: int | None = None,
-    max_pixels: int | None = DEFAULT_MAX_PIXELS,
-    strict: bool = True,
-    allow_private: bool = False,
-    max_download_bytes: int = DEFAULT_MAX_BYTES,
-    download_timeout_s: float = DEFAULT_TIMEOUT_S,
     progress: bool = True,
     on_shard: Callable[[int, int], None] | None = None,
+    **limits: Any,
 ) -> ScoreResult:
     """Score every GIF of ``inputs`` with ``model`` into Parquet shards under ``out_dir``.
 
@@ -121,10 +115,11 @@ def score(
         precision, channels_last: as :func:`gifemo.load` (``auto``: resolved where the model
             runs).
         decode_workers: the local engine's decoding threads.
-        max_frames, max_pixels, strict, allow_private, max_download_bytes, download_timeout_s:
-            the input limits and URL guards of :class:`~gifemo.inference.Predictor`.
         progress: progress bars on stderr (Ray Data's, or a rich bar for the local engine).
         on_shard: called as ``on_shard(shard, n_rows)`` after each shard file is written.
+        **limits: the input limits and URL guards of :class:`~gifemo.inference.Predictor`
+            (``max_frames``, ``max_pixels``, ``strict``, ``allow_private``,
+            ``max_download_bytes``, ``download_timeout_s``).
 
     Returns the :class:`ScoreResult`. Raises ``ValueError`` for bad settings, an unusable
     ``out_dir`` (made for another job, written by another command) or an unreachable cluster.
@@ -138,14 +133,9 @@ def score(
     for name, value in (("batch_size", batch_size), ("gifs_per_batch", gifs_per_batch)):
         if value < 1:
             raise ValueError(f"{name} must be >= 1, got {value}")
-    limits = {
-        "max_frames": max_frames,
-        "max_pixels": max_pixels,
-        "strict": strict,
-        "allow_private": allow_private,
-        "max_download_bytes": max_download_bytes,
-        "download_timeout_s": download_timeout_s,
-    }
+    unknown = sorted(set(limits) - set(INPUT_LIMITS))
+    if unknown:
+        raise TypeError(f"unknown score option(s) {unknown}; input limits: {list(INPUT_LIMITS)}")
     out = Path(out_dir)
     if engine == "ray" and ray_address not in (None, "auto", "local"):
         from gifemo.inference.scoring.engines import check_reachable
@@ -165,7 +155,9 @@ def score(
     )
     model_path = Path(predictor.info.path)
     model_sha = model_file_sha256(model_path)
-    options = {"clips": clips, "precision": precision, "channels_last": channels_last, **limits}
+    # What changes rows is part of the plan: a rerun with other limits is another job.
+    options = {"clips": clips, "precision": precision, "channels_last": channels_last}
+    options.update({name: getattr(predictor, name) for name in INPUT_LIMITS})
 
     with locked(out):
         remove_temporary_files(out)

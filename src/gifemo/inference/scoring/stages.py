@@ -31,6 +31,16 @@ from gifemo.inference.scoring.rows import (
 )
 from gifemo.preprocess import PreprocessConfig
 
+#: The Predictor options that decide how an input is read (and so whether it fails).
+INPUT_LIMITS: tuple[str, ...] = (
+    "max_frames",
+    "max_pixels",
+    "strict",
+    "allow_private",
+    "max_download_bytes",
+    "download_timeout_s",
+)
+
 
 class _NoModel:
     """A backend with the model's metadata and no weights: enough for ``Predictor.prepare``."""
@@ -58,14 +68,12 @@ class DecodeSpec:
 
     @classmethod
     def of(cls, predictor: Predictor) -> DecodeSpec:
-        limits = ("max_frames", "max_pixels", "strict", "allow_private")
-        limits += ("max_download_bytes", "download_timeout_s")
         return cls(
             labels=tuple(predictor.labels),
             preprocess=predictor.preprocess.to_dict(),
             clip_seed=int(predictor.backend.clip_seed),
             info=predictor.info.to_dict(),
-            limits={name: getattr(predictor, name) for name in limits},
+            limits={name: getattr(predictor, name) for name in INPUT_LIMITS},
         )
 
     @cached_property
