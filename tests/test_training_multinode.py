@@ -34,15 +34,24 @@ def _free_port() -> int:
 
 
 def test_the_global_rank_counts_the_nodes_before_it(monkeypatch):
-    for key in ("RANK", "SLURM_PROCID", "NODE_RANK", "GROUP_RANK", "LOCAL_RANK"):
+    for key in ("RANK", "TORCHELASTIC_RUN_ID", "NODE_RANK", "GROUP_RANK", "LOCAL_RANK"):
         monkeypatch.delenv(key, raising=False)
+    for key in [k for k in os.environ if k.startswith("SLURM_")]:
+        monkeypatch.delenv(key)
     assert launch_rank(4) == 0
     monkeypatch.setenv("NODE_RANK", "1")
     monkeypatch.setenv("LOCAL_RANK", "2")
     assert launch_rank(4) == 6  # the third process of the second node of four each
+    # Inside an interactive SLURM allocation Lightning launches by itself: still 6.
+    monkeypatch.setenv("SLURM_NTASKS", "1")
+    monkeypatch.setenv("SLURM_JOB_NAME", "bash")
+    monkeypatch.setenv("SLURM_PROCID", "0")
+    assert launch_rank(4) == 6
+    monkeypatch.setenv("SLURM_JOB_NAME", "train")  # a batch job's srun task: SLURM's rank
     monkeypatch.setenv("SLURM_PROCID", "5")
     assert launch_rank(4) == 5
-    monkeypatch.setenv("RANK", "3")  # torchrun's
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "job")  # torchrun's
+    monkeypatch.setenv("RANK", "3")
     assert launch_rank(4) == 3
 
 

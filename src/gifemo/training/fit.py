@@ -58,15 +58,20 @@ class FitResult:
 
 
 def launch_rank(devices: int = 1) -> int:
-    """This process's global rank as set by a DDP launcher (0 for a plain process).
+    """This process's global rank as set by a DDP launcher (0 for a plain process), read from
+    the environment Lightning will use (known before the Trainer exists).
 
-    torchrun sets ``RANK`` and SLURM ``SLURM_PROCID`` (both global); Lightning's own launcher
+    torchrun sets ``RANK`` and srun ``SLURM_PROCID`` (both global); Lightning's own launcher
     and a hand-made multi-node launch set ``NODE_RANK`` and ``LOCAL_RANK``, for a global rank
-    of ``NODE_RANK * devices + LOCAL_RANK`` with ``devices`` processes per node.
+    of ``NODE_RANK * devices + LOCAL_RANK`` with ``devices`` processes per node (also inside an
+    interactive SLURM allocation, where Lightning does not use SLURM's variables).
     """
-    for key in ("RANK", "SLURM_PROCID"):
-        if key in os.environ:
-            return int(os.environ[key])
+    from lightning.fabric.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
+
+    if TorchElasticEnvironment.detect():
+        return int(os.environ["RANK"])
+    if SLURMEnvironment.detect():
+        return int(os.environ["SLURM_PROCID"])
     node = int(os.environ.get("NODE_RANK", os.environ.get("GROUP_RANK", 0)))
     return node * devices + int(os.environ.get("LOCAL_RANK", 0))
 
