@@ -41,3 +41,17 @@ def demo_run(tmp_path_factory):
     finally:
         torch.set_num_threads(before)
     return config, result, buffer.getvalue(), counter
+
+
+@pytest.fixture(scope="session")
+def score_job(tmp_path_factory):
+    """The ``gifemo score`` tests' model and 200+ inputs (score_helpers), with a live URL served
+    from 127.0.0.1 for the whole session."""
+    from predict_helpers import local_server, respond, write_test_gif
+    from score_helpers import build_score_job
+
+    base = tmp_path_factory.getbasetemp()
+    served = write_test_gif(base / "served" / "cat.gif", 6, seed=77, size=(30, 22))
+    route = respond(200, served.read_bytes(), {"Content-Type": "image/gif"})
+    with local_server({"/cat.gif": route}) as url:
+        yield build_score_job(base, f"{url}/cat.gif")

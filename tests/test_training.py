@@ -6,9 +6,7 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
@@ -20,6 +18,7 @@ from training_helpers import (
     steps_per_epoch,
     tiny_config,
     tiny_dataset,
+    train_command,
 )
 from typer.testing import CliRunner
 
@@ -231,37 +230,7 @@ def test_two_process_ddp_run_completes_and_its_checkpoint_loads(tmp_path_factory
     base = tmp_path_factory.getbasetemp()
     data = tiny_dataset(base / "synth")
     run_dir = tmp_path_factory.mktemp("ddp") / "run"
-    kwargs = [arg for k, v in SMALL_CONVGRU.items() for arg in ("--model-kwargs", f"{k}={v}")]
-    command = [
-        sys.executable,
-        str(Path(sys.executable).parent / "gifemo"),
-        "train",
-        str(data),
-        "--out",
-        str(run_dir),
-        "--devices",
-        "2",
-        "--accelerator",
-        "cpu",
-        "--epochs",
-        "1",
-        "--size",
-        "32",
-        "--batch-size",
-        "8",
-        "--max-clips-per-gif",
-        "2",
-        "--workers",
-        "0",
-        "--precision",
-        "32",
-        "--lr",
-        "1e-3",
-        "--cache-dir",
-        str(base / "cache"),
-        "--no-progress",
-        *kwargs,
-    ]
+    command = train_command(data, run_dir, base / "cache", devices=2, lr="1e-3")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

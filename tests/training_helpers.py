@@ -85,6 +85,31 @@ def tiny_config(data: Path, cache_dir: Path, **overrides: Any):
     return TrainConfig(**values)
 
 
+def train_command(data: Path, run_dir: Path, cache_dir: Path, **flags: Any) -> list[str]:
+    """The ``gifemo train`` command line of a tiny run (as :func:`tiny_config`: 32 px, the small
+    ConvGRU, float32, 1 epoch, 2 clips per GIF); ``flags`` add or replace options
+    (``devices=2`` -> ``--devices 2``)."""
+    settings = {
+        "accelerator": "cpu",
+        "epochs": 1,
+        "size": 32,
+        "batch_size": 8,
+        "max_clips_per_gif": 2,
+        "workers": 0,
+        "precision": "32",
+        "cache_dir": cache_dir,
+        **flags,
+    }
+    command = [sys.executable, str(Path(sys.executable).parent / "gifemo"), "train", str(data)]
+    command += ["--out", str(run_dir), "--no-progress"]
+    for name, value in settings.items():
+        command += [f"--{name.replace('_', '-')}", str(value)]
+    if "model_kwargs" not in flags:
+        for key, value in SMALL_CONVGRU.items():
+            command += ["--model-kwargs", f"{key}={value}"]
+    return command
+
+
 def build_trained_run(base: Path):
     """The shared 64 px run (see the module docstring): ``(run_dir, FitResult)``."""
     from gifemo.evaluation import train_and_evaluate
@@ -165,9 +190,15 @@ def start_training(
             "marker": str(marker) if marker else None,
         }
     )
+    return start_child(__file__, payload)
+
+
+def start_child(script: str | Path, payload: str) -> subprocess.Popen:
+    """``python script payload`` with this tree's ``src`` on the path and one OpenMP thread; its
+    output (stdout and stderr together) in ``.stdout``."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
     return subprocess.Popen(
-        [sys.executable, __file__, payload],
+        [sys.executable, str(script), payload],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

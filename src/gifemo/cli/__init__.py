@@ -21,6 +21,7 @@ from gifemo.cli import (
     models,
     predict,
     reproduce,
+    score,
     serve,
     train,
 )
@@ -56,6 +57,7 @@ for _module in (
     train,
     evaluate,
     predict,
+    score,
     export,
     serve,
     reproduce,

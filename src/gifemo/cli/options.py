@@ -168,6 +168,16 @@ Devices = Annotated[
     int | None,
     typer.Option(help=_help("Devices (processes) per run; > 1 trains with DDP.", "devices")),
 ]
+NumNodes = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help=_help(
+            "Machines of a multi-node DDP run (torchrun or SLURM starts the processes).",
+            "num_nodes",
+        ),
+    ),
+]
 Accelerator = Annotated[str | None, typer.Option(help=_help("cpu, gpu or auto.", "accelerator"))]
 ValEvery = Annotated[
     int | None, typer.Option(min=1, help=_help("Validate every N-th epoch only.", "val_every"))
@@ -193,3 +203,46 @@ CacheDir = Annotated[
     Path | None,
     typer.Option(help=_help("Frame cache root.", "cache_dir", "$GIFEMO_CACHE or ~/.cache/gifemo")),
 ]
+
+# -- running a trained model (predict, score) ------------------------------------------------
+
+ModelArg = Annotated[
+    Path,
+    typer.Argument(
+        metavar="MODEL", help="Run directory, .ckpt checkpoint, or exported .onnx file."
+    ),
+]
+
+
+MaxFrames = Annotated[
+    int | None, typer.Option("--max-frames", min=1, help="Refuse GIFs with more frames.")
+]
+Lenient = Annotated[
+    bool, typer.Option("--lenient", help="Use damaged GIFs' complete frames instead of failing.")
+]
+AllowPrivate = Annotated[
+    bool,
+    typer.Option(
+        "--allow-private", help="Let URL inputs reach loopback and private-network addresses."
+    ),
+]
+MaxDownloadMb = Annotated[
+    float, typer.Option("--max-download-mb", min=0.001, help="Size limit of a URL input.")
+]
+DownloadTimeout = Annotated[
+    float, typer.Option("--timeout", min=0.1, help="Time limit (s) to download a URL input.")
+]
+
+
+def input_limits(
+    *, max_frames: int | None, lenient: bool, allow_private: bool, max_download_mb: float,
+    timeout: float,
+) -> dict[str, Any]:  # fmt: skip
+    """The options above as :class:`~gifemo.inference.Predictor` keywords."""
+    return {
+        "max_frames": max_frames,
+        "strict": not lenient,
+        "allow_private": allow_private,
+        "max_download_bytes": int(max_download_mb * 1024 * 1024),
+        "download_timeout_s": timeout,
+    }

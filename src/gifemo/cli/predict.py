@@ -115,9 +115,7 @@ def _table(predictions, per_clip: bool):
 
 
 def predict_command(
-    model: Path = typer.Argument(
-        ..., metavar="MODEL", help="Run directory, .ckpt checkpoint, or exported .onnx file."
-    ),
+    model: opt.ModelArg,
     inputs: list[str] = typer.Argument(
         ...,
         metavar="INPUT...",
@@ -151,23 +149,11 @@ def predict_command(
     workers: int = typer.Option(
         1, "--workers", min=0, help="Threads decoding GIFs ahead of the model (0: inline)."
     ),
-    max_frames: int | None = typer.Option(
-        None, "--max-frames", min=1, help="Refuse GIFs with more frames."
-    ),
-    lenient: bool = typer.Option(
-        False, "--lenient", help="Predict damaged GIFs from their complete frames."
-    ),
-    allow_private: bool = typer.Option(
-        False,
-        "--allow-private",
-        help="Let URL inputs reach loopback and private-network addresses.",
-    ),
-    max_download_mb: float = typer.Option(
-        50.0, "--max-download-mb", min=0.001, help="Size limit of a URL input."
-    ),
-    timeout: float = typer.Option(
-        20.0, "--timeout", min=0.1, help="Time limit (s) to download a URL input."
-    ),
+    max_frames: opt.MaxFrames = None,
+    lenient: opt.Lenient = False,
+    allow_private: opt.AllowPrivate = False,
+    max_download_mb: opt.MaxDownloadMb = 50.0,
+    timeout: opt.DownloadTimeout = 20.0,
 ) -> None:
     """Predict the seven emotion intensities (and their timeline over clips) of each INPUT."""
     from rich.console import Console
@@ -196,11 +182,13 @@ def predict_command(
             num_threads=threads,
             batch_size=batch_size,
             decode_workers=workers,
-            max_frames=max_frames,
-            strict=not lenient,
-            allow_private=allow_private,
-            max_download_bytes=int(max_download_mb * 1024 * 1024),
-            download_timeout_s=timeout,
+            **opt.input_limits(
+                max_frames=max_frames,
+                lenient=lenient,
+                allow_private=allow_private,
+                max_download_mb=max_download_mb,
+                timeout=timeout,
+            ),
         )
 
     sources = expand_inputs(inputs)

@@ -35,6 +35,7 @@ def train_command(
     ),
     precision: opt.Precision = None,
     devices: opt.Devices = None,
+    num_nodes: opt.NumNodes = None,
     accelerator: opt.Accelerator = None,
     workers: opt.Workers = None,
     max_clips_per_gif: opt.MaxClipsPerGif = None,

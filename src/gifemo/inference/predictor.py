@@ -264,6 +264,20 @@ class Predictor:
         stays flat over thousands of files) and their clips are packed into batches of
         ``batch_size`` (default: the predictor's) across GIF boundaries.
         """
+        yield from self.predict_prepared(self._prepare_all(sources), batch_size=batch_size)
+
+    def predict_prepared(
+        self,
+        items: Iterable[PreparedGif | PredictionFailure],
+        *,
+        batch_size: int | None = None,
+    ) -> Iterator[PredictionResult]:
+        """:meth:`predict_many` after decoding: one result per item, in order.
+
+        ``items`` are what :meth:`prepare` returned (or the failure of a source it could not
+        prepare, passed through); clips of several GIFs share a batch of ``batch_size``. Lets
+        decoding happen elsewhere (another process, a Ray task) and the model run here.
+        """
         batch_size = batch_size or self.batch_size
         queue: deque[PreparedGif | PredictionFailure] = deque()  # in input order, not yet yielded
         waiting: deque[tuple[PreparedGif, int]] = deque()  # (gif, first clip not yet batched)
@@ -300,7 +314,7 @@ class Predictor:
                     item.frames = item.clip_probs = None  # free memory early
                     yield result
 
-        for item in self._prepare_all(sources):
+        for item in items:
             queue.append(item)
             if isinstance(item, PreparedGif):
                 waiting.append((item, 0))

@@ -74,6 +74,7 @@ class TrainConfig:
     seed: int = 0
     precision: str = "auto"
     devices: int = 1
+    num_nodes: int = 1  #: machines; DDP over devices * num_nodes processes
     accelerator: str = "auto"
     workers: int = 2
     max_clips_per_gif: int | None = None
@@ -100,6 +101,8 @@ class TrainConfig:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.num_nodes < 1:
+            raise ValueError(f"num_nodes must be >= 1, got {self.num_nodes}")
         if self.size < 16:
             raise ValueError(f"size must be >= 16 px, got {self.size}")
         if self.lr <= 0:

@@ -57,12 +57,28 @@ class FitResult:
     report: dict[str, Any] | None = None
 
 
-def launch_rank() -> int:
-    """This process's global rank as set by a DDP launcher (0 for a plain process)."""
-    for key in ("RANK", "LOCAL_RANK", "SLURM_PROCID"):
-        if key in os.environ:
-            return int(os.environ[key])
-    return 0
+def launch_rank(devices: int = 1) -> int:
+    """This process's global rank as set by a DDP launcher (0 for a plain process), read from
+    the environment Lightning will use (known before the Trainer exists).
+
+    torchrun sets ``RANK`` and srun ``SLURM_PROCID`` (both global); Lightning's own launcher
+    and a hand-made multi-node launch set ``NODE_RANK`` and ``LOCAL_RANK``, for a global rank
+    of ``NODE_RANK * devices + LOCAL_RANK`` with ``devices`` processes per node (also inside an
+    interactive SLURM allocation, where Lightning does not use SLURM's variables).
+    """
+    from lightning.fabric.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
+
+    if TorchElasticEnvironment.detect():
+        return int(os.environ["RANK"])
+    if SLURMEnvironment.detect():
+        return int(os.environ["SLURM_PROCID"])
+    node = int(os.environ.get("NODE_RANK", os.environ.get("GROUP_RANK", 0)))
+    return node * devices + int(os.environ.get("LOCAL_RANK", 0))
+
+
+def world_size(config: TrainConfig) -> int:
+    """DDP processes of a run: ``devices`` on each of ``num_nodes`` machines."""
+    return config.devices * config.num_nodes
 
 
 def resolve_accelerator(config: TrainConfig) -> str:
@@ -168,7 +184,7 @@ def build_trainer(
 
         loggers.append(TensorBoardLogger(save_dir=run_dir, name=TENSORBOARD_DIR))
     strategy: Any = "auto"
-    if config.devices > 1:
+    if world_size(config) > 1:
         from lightning.pytorch.strategies import DDPStrategy
 
         strategy = DDPStrategy(process_group_backend="gloo" if accelerator == "cpu" else "nccl")
@@ -178,6 +194,7 @@ def build_trainer(
         check_val_every_n_epoch=config.val_every,
         accelerator=accelerator,
         devices=config.devices,
+        num_nodes=config.num_nodes,
         strategy=strategy,
         precision=config.precision,
         logger=loggers,
@@ -224,7 +241,7 @@ def train(
         importlib.util.find_spec(m) for m in ("tensorboard", "tensorboardX")
     ):
         raise ValueError("--tensorboard needs the tensorboard package: pip install tensorboard")
-    rank = launch_rank()
+    rank = launch_rank(config.devices)
     if rank == 0:
         check_run_dir(run_dir, resume=resume)
         print(
@@ -262,7 +279,7 @@ def train(
         run_config=config.to_dict(),
         compute=choice.to_dict(),
     )
-    steps = math.ceil(len(datamodule.datasets["train"]) / config.devices / config.batch_size)
+    steps = math.ceil(len(datamodule.datasets["train"]) / world_size(config) / config.batch_size)
     trainer = build_trainer(
         config,
         run_dir,
