@@ -12,6 +12,7 @@ import typer
 
 from gifemo import __version__
 from gifemo.cli import (
+    calibrate,
     data,
     demo,
     doctor,
@@ -55,6 +56,7 @@ for _module in (
     models,
     train,
     evaluate,
+    calibrate,
     predict,
     export,
     serve,

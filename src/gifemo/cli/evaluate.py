@@ -27,6 +27,7 @@ def evaluate_command(
         None, help="cpu, cuda, cuda:1... (default: cuda if available)"
     ),
     precision: opt.RunPrecision = "auto",
+    calibration: opt.Calibration = True,
     bootstrap: int = typer.Option(1000, help="Bootstrap resamples for the accuracy CI."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
@@ -46,6 +47,7 @@ def evaluate_command(
             precision=precision,
             n_resamples=bootstrap,
             progress=progress,
+            calibrated=calibration,
         )
     m = report["metrics"]
     acc = m["accuracy"]
@@ -53,6 +55,11 @@ def evaluate_command(
         f"GIF accuracy {acc['value']:.4f} (95% CI {acc['ci_low']:.4f}-{acc['ci_high']:.4f}) on "
         f"{m['n_gifs']} GIFs, "
         f"clip accuracy {m['clip_accuracy']:.4f}, macro F1 {m['macro']['f1']:.4f}"
+    )
+    ece = m["calibration"]["ece"]
+    typer.echo(
+        f"ECE {ece['value']:.4f} (95% CI {ece['ci_low']:.4f}-{ece['ci_high']:.4f}) at temperature "
+        f"{m['calibration']['temperature']:.4f}"
     )
 
 

@@ -193,3 +193,11 @@ CacheDir = Annotated[
     Path | None,
     typer.Option(help=_help("Frame cache root.", "cache_dir", "$GIFEMO_CACHE or ~/.cache/gifemo")),
 ]
+Calibration = Annotated[
+    bool,
+    typer.Option(
+        "--calibration/--no-calibration",
+        help="Apply the model's temperature (gifemo calibrate; inside an exported .onnx); "
+        "--no-calibration gives the raw softmax.",
+    ),
+]
