@@ -108,6 +108,30 @@ def test_upload_shows_the_gif_bars_and_timeline(page, server, tmp_path):
     assert page.eval_on_selector_all("#legend .legend-item", "items => items.length") == len(labels)
     assert page.is_hidden("#error")
 
+    # Then the explanation of the top emotion: the heat-map GIF and one bar per frame.
+    page.wait_for_selector("#explain[data-state=ready]", timeout=120_000)
+    top_label = expected.json()["top_label"]
+    with gif.open("rb") as handle:
+        explained = httpx.post(
+            server + "/v1/explain",
+            params={"label": top_label},
+            files={"file": (gif.name, handle, "image/gif")},
+            timeout=120,
+        )
+    assert explained.status_code == 200, explained.text
+    frames = explained.json()["frames"]
+    bars = page.eval_on_selector_all(
+        "#importance rect.frame", "rects => rects.map(r => [r.dataset.frame, r.dataset.value])"
+    )
+    assert [int(i) for i, _ in bars] == [f["index"] for f in frames]
+    for (_, value), frame in zip(bars, frames):
+        assert float(value) == pytest.approx(frame["importance"], abs=1e-6)
+    src, width = page.eval_on_selector("#heatmap", "img => [img.src, img.naturalWidth]")
+    assert src.startswith("data:image/gif;base64,") and width > 0
+    assert top_label in page.text_content("#explain-label")
+    # The untrained test model has no test report: the page says its reliability is unknown.
+    assert "unknown" in page.inner_text("#reliability")
+
 
 def test_a_file_that_is_not_a_gif_shows_the_servers_error(page):
     page.set_input_files(
