@@ -46,9 +46,7 @@ def test_ece_of_made_up_rows_by_hand_and_by_torchmetrics():
 
     binary = BinaryCalibrationError(n_bins=15, norm="l1")
     per_class = [
-        float(
-            binary(torch.tensor(PROBS[:, k], dtype=torch.float32), torch.tensor(TARGETS == k))
-        )
+        float(binary(torch.tensor(PROBS[:, k], dtype=torch.float32), torch.tensor(TARGETS == k)))
         for k in range(3)
     ]
     assert classwise_calibration_error(PROBS, TARGETS) == pytest.approx(np.mean(per_class))
@@ -136,3 +134,114 @@ def test_pooled_probabilities_at_a_temperature_are_the_mean_of_scaled_clip_softm
     expected = (np.exp(first) / np.exp(first).sum(axis=1, keepdims=True)).mean(axis=0)
     assert pooled.probs[0] == pytest.approx(expected, abs=1e-6)
     assert clips.pooled_nll(2.0) == pytest.approx(nll_terms(pooled.probs, pooled.targets).mean())
+
+
+# -- a run calibrated end to end ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def overconfident_run(trained_run, tmp_path_factory):
+    """A copy of the shared 64 px run whose logits are multiplied by 4 (its last layer scaled):
+    the same predictions, made over-confident on purpose. It has no validation split."""
+    run_dir, _ = trained_run
+    run = tmp_path_factory.mktemp("calibration") / "run"
+    shutil.copytree(run_dir, run)
+    for name in ("last.ckpt", "best.ckpt"):
+        path = run / "checkpoints" / name
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        for key in ("model.head.out.weight", "model.head.out.bias"):
+            checkpoint["state_dict"][key] = checkpoint["state_dict"][key] * 4.0
+        torch.save(checkpoint, path)
+    return run
+
+
+def test_calibrate_refuses_the_val_split_of_a_run_without_one(overconfident_run):
+    from typer.testing import CliRunner
+
+    from gifemo.cli import app
+
+    result = CliRunner().invoke(app, ["calibrate", str(overconfident_run), "--no-progress"])
+    assert result.exit_code == 2
+    assert "no validation split" in result.output and str(overconfident_run) in result.output
+    assert not (overconfident_run / "calibration.json").exists()
+
+
+@pytest.fixture(scope="module")
+def calibrated_run(overconfident_run):
+    """The over-confident run after ``gifemo calibrate RUN --split test``: (run, CLI output)."""
+    from typer.testing import CliRunner
+
+    from gifemo.cli import app
+
+    result = CliRunner().invoke(
+        app, ["calibrate", str(overconfident_run), "--split", "test", "--no-progress"]
+    )
+    assert result.exit_code == 0, result.output
+    return overconfident_run, result.output
+
+
+def test_an_over_confident_model_gets_a_temperature_above_1_and_a_lower_ece(calibrated_run):
+    import gifemo
+    from gifemo.evaluation.metrics import GifPredictions
+
+    overconfident_run, output = calibrated_run
+    assert "optimistic" in output  # the warning: fitted on the test GIFs
+    record = json.loads((overconfident_run / "calibration.json").read_text())
+    temperature = record["temperature"]
+    assert temperature > 1.5 and record["split"] == "test"
+    assert record["after"]["nll"] < record["before"]["nll"]
+    assert record["checkpoint_name"] == "last.ckpt"  # auto: no val split, so the last epoch
+
+    report = json.loads((overconfident_run / "report.json").read_text())
+    calibration = report["metrics"]["calibration"]
+    assert calibration["temperature"] == pytest.approx(temperature)
+    assert calibration["ece"]["value"] < calibration["uncalibrated"]["ece"]["value"]
+    assert calibration["nll"]["value"] < calibration["uncalibrated"]["nll"]["value"]
+    assert calibration["optimistic"] and calibration["fitted_on"] == "test"
+    markdown = (overconfident_run / "report.md").read_text()
+    assert "## Calibration" in markdown and "optimistic" in markdown
+    assert "uncalibrated (T = 1)" in markdown
+    assert (overconfident_run / "reliability_diagram.png").stat().st_size > 0
+
+    # gifemo.load applies it: the run's predictions.csv is what the predictor says now.
+    predictor = gifemo.load(overconfident_run, precision="32")
+    assert predictor.info.temperature == pytest.approx(temperature)
+    assert predictor.backend.reliability["ece"] == calibration["ece"]
+    assert predictor.backend.reliability["optimistic"]
+    table = GifPredictions.load(overconfident_run / "predictions.csv")
+    data = report["context"]["data"]
+    for path, probs in list(zip(table.paths, table.probs))[:3]:
+        got = predictor.predict(f"{data}/{path}").intensities
+        assert [got[label] for label in table.labels] == pytest.approx(probs.tolist(), abs=1e-5)
+    raw = gifemo.load(overconfident_run, precision="32", calibrated=False)
+    assert raw.info.temperature == 1.0 and raw.backend.reliability is None
+    first = f"{data}/{table.paths[0]}"
+    assert max(raw.predict(first).intensities.values()) > max(
+        predictor.predict(first).intensities.values()
+    )
+
+    # The temperature belongs to last.ckpt: the run's other checkpoint is left uncalibrated.
+    assert gifemo.load(overconfident_run, precision="32", which="best").info.temperature == 1.0
+
+
+@pytest.mark.slow
+def test_the_onnx_export_divides_the_logits_by_the_temperature(calibrated_run, tmp_path):
+    import gifemo
+    from gifemo.inference.export import export_onnx
+    from gifemo.training.checkpoint import load_trained_model
+
+    overconfident_run, _ = calibrated_run
+    trained = load_trained_model(overconfident_run)
+    result = export_onnx(trained, tmp_path / "model.onnx")
+    assert json.loads(result.metadata["gifemo.temperature"]) == pytest.approx(trained.temperature)
+    assert json.loads(result.metadata["gifemo.calibration"])["split"] == "test"
+    clips = np.random.default_rng(0).integers(0, 256, (3, 4, 64, 64, 3), dtype=np.uint8)
+    torch_side = gifemo.load(overconfident_run, precision="32").backend(clips)
+    onnx_side = gifemo.load(result.path)
+    assert onnx_side.info.temperature == pytest.approx(trained.temperature)
+    assert onnx_side.backend(clips) == pytest.approx(torch_side, abs=1e-5)
+    raw_torch = gifemo.load(overconfident_run, precision="32", calibrated=False).backend(clips)
+    assert gifemo.load(result.path, calibrated=False).backend(clips) == pytest.approx(
+        raw_torch, abs=1e-5
+    )
+    assert onnx_side.backend.reliability["split"] == "test"

@@ -27,7 +27,7 @@ def calibrate_command(
     device: str | None = typer.Option(
         None, help="cpu, cuda, cuda:1... (default: cuda if available)"
     ),
-    precision: opt.RunPrecision = "auto",
+    precision: opt.RunOwnPrecision = None,
     bootstrap: int = typer.Option(1000, help="Bootstrap resamples for the report's CIs."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:

@@ -201,3 +201,8 @@ Calibration = Annotated[
         "--no-calibration gives the raw softmax.",
     ),
 ]
+#: For a command on a trained run whose default is the run's own precision (calibrate).
+RunOwnPrecision = Annotated[
+    str | None,
+    typer.Option(help=f"{PRECISION_HELP} (default: the run's own)", callback=_check_precision),
+]

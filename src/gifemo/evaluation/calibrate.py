@@ -77,7 +77,7 @@ def calibrate_run(
     batch_size: int | None = None,
     workers: int | None = None,
     device: str | None = None,
-    precision: str | None = "auto",
+    precision: str | None = None,
     cache_dir: str | Path | None = None,
     evaluate: bool = True,
     n_resamples: int = 1000,
@@ -91,8 +91,9 @@ def calibrate_run(
         which: the checkpoint (``auto``: as everywhere, see
             :func:`gifemo.training.checkpoint.find_checkpoint`); the temperature belongs to it.
         evaluate: write the run's test report again, calibrated (``report.json``...).
-        batch_size, workers, device, precision, cache_dir: as for
-            :func:`gifemo.evaluation.evaluate_run`.
+        precision: default: the run's own (as its report), so that the temperature is fitted on
+            the logits the run's evaluation sees.
+        batch_size, workers, device, cache_dir: as for :func:`gifemo.evaluation.evaluate_run`.
     """
     from gifemo import __version__
     from gifemo.evaluation.evaluate import evaluate_run, score_split
@@ -105,6 +106,7 @@ def calibrate_run(
     if split not in CALIBRATION_SPLITS:
         raise ValueError(f"split must be one of {', '.join(CALIBRATION_SPLITS)}, got {split!r}")
     config = TrainConfig.load(run_dir.config_file)
+    precision = precision or config.precision
     if split == "val" and config.val_fraction <= 0:
         raise ValueError(
             f"{run_dir.path}: no validation split (trained with --val-fraction 0, the paper's "

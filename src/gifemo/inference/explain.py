@@ -276,24 +276,7 @@ class Explainer:
         label = label or prediction.top_label
         k = self.labels.index(label)
         importance, scores = frame_importance(predictor, prepared, probs, k)
-        details: dict[str, Any] = {}
-        if method == "gradcam":
-            model, layer, module = self._cam_model()
-            with self._lock:
-                clip_maps, grid = gradcam_maps(
-                    model, module, prepared, predictor.preprocess, k, predictor.batch_size
-                )
-            details["cam_grid"] = list(grid)  # the layer's own resolution, before upsampling
-        else:
-            layer = None
-            clip_maps = occlusion_maps(
-                predictor, prepared, k, window=self.occlusion_window, stride=self.occlusion_stride
-            )
-            details["occlusion"] = {
-                "window": self.occlusion_window,
-                "stride": self.occlusion_stride,
-            }
-        heatmaps, covered = frame_maps(clip_maps, prepared)
+        heatmaps, covered, layer, details = self.saliency(prepared, label, method)
         explanation = Explanation(
             source=prediction.source,
             label=label,
@@ -310,6 +293,35 @@ class Explainer:
             details=details,
         )
         return explanation, data
+
+    def saliency(
+        self, prepared: PreparedGif, label: str, method: str = "gradcam"
+    ) -> tuple[np.ndarray, np.ndarray, str | None, dict[str, Any]]:
+        """The heat maps alone: ``(heatmaps (F, S, S), covered (F,), layer, details)`` of a
+        prepared GIF (:meth:`Predictor.prepare`) for ``label``, by ``method``."""
+        require_captum()
+        predictor, k = self.predictor, self.labels.index(label)
+        details: dict[str, Any] = {}
+        if method == "gradcam":
+            model, layer, module = self._cam_model()
+            with self._lock:
+                clip_maps, grid = gradcam_maps(
+                    model, module, prepared, predictor.preprocess, k, predictor.batch_size
+                )
+            details["cam_grid"] = list(grid)  # the layer's own resolution, before upsampling
+        elif method == "occlusion":
+            layer = None
+            clip_maps = occlusion_maps(
+                predictor, prepared, k, window=self.occlusion_window, stride=self.occlusion_stride
+            )
+            details["occlusion"] = {
+                "window": self.occlusion_window,
+                "stride": self.occlusion_stride,
+            }
+        else:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+        heatmaps, covered = frame_maps(clip_maps, prepared)
+        return heatmaps, covered, layer, details
 
 
 def explain(
