@@ -41,3 +41,13 @@ def demo_run(tmp_path_factory):
     finally:
         torch.set_num_threads(before)
     return config, result, buffer.getvalue(), counter
+
+
+@pytest.fixture(scope="session")
+def explain_run(tmp_path_factory):
+    """``(run_dir, data_dir, specs)`` of the explain tests' calibrated 64 px run on two classes,
+    with the face placement of a few test GIFs (training_helpers.build_explain_run)."""
+    from training_helpers import build_explain_run, one_thread
+
+    with one_thread():
+        return build_explain_run(tmp_path_factory.mktemp("explain"))

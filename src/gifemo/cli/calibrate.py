@@ -22,11 +22,9 @@ def calibrate_command(
     report: bool = typer.Option(
         True, "--report/--no-report", help="Write the run's test report again, calibrated."
     ),
-    batch_size: int | None = typer.Option(None, help="Clips per batch. (default: the run's)"),
-    workers: int | None = typer.Option(None, help="DataLoader workers. (default: the run's)"),
-    device: str | None = typer.Option(
-        None, help="cpu, cuda, cuda:1... (default: cuda if available)"
-    ),
+    batch_size: opt.RunBatchSize = None,
+    workers: opt.RunWorkers = None,
+    device: opt.RunDevice = None,
     precision: opt.RunOwnPrecision = None,
     bootstrap: int = typer.Option(1000, help="Bootstrap resamples for the report's CIs."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),

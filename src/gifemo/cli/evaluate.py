@@ -21,11 +21,9 @@ def evaluate_command(
     checkpoint: str = typer.Option(
         "auto", help="auto (best if chosen on a validation split, else last), best or last."
     ),
-    batch_size: int | None = typer.Option(None, help="Clips per batch. (default: the run's)"),
-    workers: int | None = typer.Option(None, help="DataLoader workers. (default: the run's)"),
-    device: str | None = typer.Option(
-        None, help="cpu, cuda, cuda:1... (default: cuda if available)"
-    ),
+    batch_size: opt.RunBatchSize = None,
+    workers: opt.RunWorkers = None,
+    device: opt.RunDevice = None,
     precision: opt.RunPrecision = "auto",
     calibration: opt.Calibration = True,
     bootstrap: int = typer.Option(1000, help="Bootstrap resamples for the accuracy CI."),

@@ -206,3 +206,9 @@ RunOwnPrecision = Annotated[
     str | None,
     typer.Option(help=f"{PRECISION_HELP} (default: the run's own)", callback=_check_precision),
 ]
+#: What the commands that score a run's split share (evaluate, calibrate).
+RunBatchSize = Annotated[int | None, typer.Option(help="Clips per batch. (default: the run's)")]
+RunWorkers = Annotated[int | None, typer.Option(help="DataLoader workers. (default: the run's)")]
+RunDevice = Annotated[
+    str | None, typer.Option(help="cpu, cuda, cuda:1... (default: cuda if available)")
+]

@@ -114,18 +114,16 @@ def calibrate_run(
             "GIFs: train with --val-fraction 0.1; or calibrate with --split test, and read the "
             "test ECE after it as optimistic"
         )
-    scored = score_split(
-        run_dir.path,
-        split=split,
-        which=which,
-        calibrated=False,
-        batch_size=batch_size,
-        workers=workers,
-        device=device,
-        precision=precision,
-        cache_dir=cache_dir,
-        progress=progress,
-    )
+    options = {
+        "which": which,
+        "batch_size": batch_size,
+        "workers": workers,
+        "device": device,
+        "precision": precision,
+        "cache_dir": cache_dir,
+        "progress": progress,
+    }
+    scored = score_split(run_dir.path, split=split, calibrated=False, **options)
     fit = fit_temperature(scored.clips)
     warning = OPTIMISTIC_WARNING if split == "test" else None
     if warning:
@@ -158,15 +156,5 @@ def calibrate_run(
     path = write_calibration(run_dir.path, record)
     report = None
     if evaluate:
-        report = evaluate_run(
-            run_dir.path,
-            which=which,
-            batch_size=batch_size,
-            workers=workers,
-            device=device,
-            precision=precision,
-            cache_dir=cache_dir,
-            n_resamples=n_resamples,
-            progress=progress,
-        )
+        report = evaluate_run(run_dir.path, n_resamples=n_resamples, **options)
     return CalibrationResult(record=record, path=path, report=report)

@@ -44,8 +44,15 @@ def plot_confusion_matrix(
         ax.set_title(name)
     if title:
         figure.suptitle(title)
+    return save_png(figure, path, dpi=120)
+
+
+def save_png(figure, path: str | Path, *, dpi: int) -> Path:
+    """Write a matplotlib figure to ``path`` as PNG, atomically, and close it."""
+    import matplotlib.pyplot as plt
+
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=120)
+    figure.savefig(buffer, format="png", dpi=dpi)
     plt.close(figure)
     path = Path(path)
     atomic_write_bytes(path, buffer.getvalue())
@@ -108,9 +115,4 @@ def plot_reliability_diagram(
         right.legend(fontsize=8)
     if title:
         figure.suptitle(title)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    plt.close(figure)
-    path = Path(path)
-    atomic_write_bytes(path, buffer.getvalue())
-    return path
+    return save_png(figure, path, dpi=110)

@@ -501,14 +501,12 @@ def blend(frame: np.ndarray, heat: np.ndarray, *, alpha: float = 0.6) -> np.ndar
 
 def plot_frame_importance(explanation: Explanation, path: str | os.PathLike) -> Path:
     """A PNG: each frame's importance (bars, by time) and the saliency mass per frame."""
-    import io as _io
-
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from gifemo.atomic import atomic_write_bytes
+    from gifemo.evaluation.plots import save_png
 
     starts = np.concatenate([[0], np.cumsum(explanation.durations_ms)]) / 1000.0
     widths = np.diff(starts)
@@ -529,11 +527,7 @@ def plot_frame_importance(explanation: Explanation, path: str | os.PathLike) -> 
     bottom.set_ylabel(f"{explanation.method}\nmass")
     bottom.set_xlabel("time (s)")
     bottom.set_xlim(0, max(starts[-1], 1e-3))
-    buffer = _io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    plt.close(figure)
-    atomic_write_bytes(path, buffer.getvalue())
-    return Path(path)
+    return save_png(figure, path, dpi=100)
 
 
 # -- helpers ---------------------------------------------------------------------------------
