@@ -141,3 +141,22 @@ def test_a_file_that_is_not_a_gif_shows_the_servers_error(page):
     assert page.get_attribute("#error", "data-code") == "not_an_image"
     assert "notes.txt" in page.inner_text("#error")
     assert page.is_hidden("#results")
+
+
+def test_the_page_shows_the_test_ece_of_a_calibrated_run(browser, explain_run):
+    import json
+
+    import gifemo
+
+    run, _, _ = explain_run
+    report = json.loads((run / "report.json").read_text())
+    ece = report["metrics"]["calibration"]["ece"]["value"]
+    temperature = report["metrics"]["calibration"]["temperature"]
+    with live_server(predictor=gifemo.load(run, precision="32")) as url:
+        page = browser.new_page()
+        page.goto(url + "/")
+        page.wait_for_selector("#reliability[data-ece]:not([data-ece=''])", timeout=30_000)
+        assert float(page.get_attribute("#reliability", "data-ece")) == pytest.approx(ece)
+        text = page.inner_text("#reliability")
+        assert f"{100 * ece:.1f}%" in text and f"temperature {temperature:.2f}" in text
+        page.close()
