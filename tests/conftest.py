@@ -55,3 +55,13 @@ def score_job(tmp_path_factory):
     route = respond(200, served.read_bytes(), {"Content-Type": "image/gif"})
     with local_server({"/cat.gif": route}) as url:
         yield build_score_job(base, f"{url}/cat.gif")
+
+
+@pytest.fixture(scope="session")
+def explain_run(tmp_path_factory):
+    """``(run_dir, data_dir, specs)`` of the explain tests' calibrated 64 px run on two classes,
+    with the face placement of a few test GIFs (training_helpers.build_explain_run)."""
+    from training_helpers import build_explain_run, one_thread
+
+    with one_thread():
+        return build_explain_run(tmp_path_factory.mktemp("explain"))

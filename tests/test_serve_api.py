@@ -420,6 +420,61 @@ def test_a_client_that_disconnects_gives_its_queued_slot_back():
         gate.set()
 
 
+# -- explanations ----------------------------------------------------------------------------
+
+
+def test_explain_returns_the_heatmap_gif_and_the_frame_importance_of_gifemo_explain(client):
+    import base64
+
+    from gifemo.inference.explain import Explainer
+    from gifemo.io import read_gif
+
+    data = gif_bytes(9, seed=4)
+    response = client.post(
+        "/v1/explain?label=fear", files={"file": ("wave.gif", data, "image/gif")}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    expected, _ = Explainer(tiny_predictor()).explain(NamedBytes("wave.gif", data), label="fear")
+    assert body["label"] == "fear" and body["method"] == "gradcam"
+    assert body["source"] == "wave.gif" and body["n_frames"] == 9
+    assert [f["importance"] for f in body["frames"]] == pytest.approx(
+        expected.frame_importance.tolist(), abs=1e-6
+    )
+    assert body["score"] == pytest.approx(expected.score, abs=1e-6)
+    heatmap = read_gif(base64.b64decode(body["heatmap_gif"]))
+    assert heatmap.frames.shape[:3] == (9, 32, 40)  # the upload's own frames and size
+
+
+def test_explain_has_the_limits_and_errors_of_predict(client):
+    assert_error(
+        client.post("/v1/explain?label=joy", files={"file": ("a.gif", gif_bytes(5), "image/gif")}),
+        400,
+        "bad_request",
+    )
+    assert_error(
+        client.post(
+            "/v1/explain?method=lime", content=gif_bytes(5), headers={"Content-Type": "image/gif"}
+        ),
+        400,
+        "bad_request",
+    )
+    response = client.post(
+        "/v1/explain", files={"file": ("notes.txt", b"not an image", "text/plain")}
+    )
+    assert "notes.txt" in assert_error(response, 400, "not_an_image")
+    with client_for(max_frames=4) as small:
+        response = small.post(
+            "/v1/explain", files={"file": ("long.gif", gif_bytes(6), "image/gif")}
+        )
+        assert_error(response, 422, "too_many_frames")
+    with client_for(max_upload_bytes=1000) as small:
+        response = small.post(
+            "/v1/explain", files={"file": ("big.gif", gif_bytes(9, size=(64, 64)), "image/gif")}
+        )
+        assert_error(response, 413, "upload_too_large")
+
+
 # -- the other routes --------------------------------------------------------------------------
 
 
@@ -429,6 +484,9 @@ def test_labels_and_health(client):
     assert set(labels["colors"]) == set(labels["labels"])
     assert all(re.fullmatch(r"#[0-9a-f]{6}", color) for color in labels["colors"].values())
     assert labels["model"]["name"] == "resnet_convgru" and labels["model"]["size"] == 32
+    # an untrained model has no report: its reliability is unknown, its temperature 1
+    assert labels["reliability"] is None and labels["model"]["temperature"] == 1.0
+    assert labels["explain_methods"] == ["gradcam", "occlusion"]
     health = client.get("/healthz").json()
     assert health["status"] == "ok" and health["capacity"] == ServeSettings().capacity
 

@@ -108,6 +108,30 @@ def test_upload_shows_the_gif_bars_and_timeline(page, server, tmp_path):
     assert page.eval_on_selector_all("#legend .legend-item", "items => items.length") == len(labels)
     assert page.is_hidden("#error")
 
+    # Then the explanation of the top emotion: the heat-map GIF and one bar per frame.
+    page.wait_for_selector("#explain[data-state=ready]", timeout=120_000)
+    top_label = expected.json()["top_label"]
+    with gif.open("rb") as handle:
+        explained = httpx.post(
+            server + "/v1/explain",
+            params={"label": top_label},
+            files={"file": (gif.name, handle, "image/gif")},
+            timeout=120,
+        )
+    assert explained.status_code == 200, explained.text
+    frames = explained.json()["frames"]
+    bars = page.eval_on_selector_all(
+        "#importance rect.frame", "rects => rects.map(r => [r.dataset.frame, r.dataset.value])"
+    )
+    assert [int(i) for i, _ in bars] == [f["index"] for f in frames]
+    for (_, value), frame in zip(bars, frames):
+        assert float(value) == pytest.approx(frame["importance"], abs=1e-6)
+    src, width = page.eval_on_selector("#heatmap", "img => [img.src, img.naturalWidth]")
+    assert src.startswith("data:image/gif;base64,") and width > 0
+    assert top_label in page.text_content("#explain-label")
+    # The untrained test model has no test report: the page says its reliability is unknown.
+    assert "unknown" in page.inner_text("#reliability")
+
 
 def test_a_file_that_is_not_a_gif_shows_the_servers_error(page):
     page.set_input_files(
@@ -117,3 +141,22 @@ def test_a_file_that_is_not_a_gif_shows_the_servers_error(page):
     assert page.get_attribute("#error", "data-code") == "not_an_image"
     assert "notes.txt" in page.inner_text("#error")
     assert page.is_hidden("#results")
+
+
+def test_the_page_shows_the_test_ece_of_a_calibrated_run(browser, explain_run):
+    import json
+
+    import gifemo
+
+    run, _, _ = explain_run
+    report = json.loads((run / "report.json").read_text())
+    ece = report["metrics"]["calibration"]["ece"]["value"]
+    temperature = report["metrics"]["calibration"]["temperature"]
+    with live_server(predictor=gifemo.load(run, precision="32")) as url:
+        page = browser.new_page()
+        page.goto(url + "/")
+        page.wait_for_selector("#reliability[data-ece]:not([data-ece=''])", timeout=30_000)
+        assert float(page.get_attribute("#reliability", "data-ece")) == pytest.approx(ece)
+        text = page.inner_text("#reliability")
+        assert f"{100 * ece:.1f}%" in text and f"temperature {temperature:.2f}" in text
+        page.close()

@@ -12,10 +12,12 @@ import typer
 
 from gifemo import __version__
 from gifemo.cli import (
+    calibrate,
     data,
     demo,
     doctor,
     evaluate,
+    explain,
     export,
     frames,
     models,
@@ -56,8 +58,10 @@ for _module in (
     models,
     train,
     evaluate,
+    calibrate,
     predict,
     score,
+    explain,
     export,
     serve,
     reproduce,

@@ -21,12 +21,11 @@ def evaluate_command(
     checkpoint: str = typer.Option(
         "auto", help="auto (best if chosen on a validation split, else last), best or last."
     ),
-    batch_size: int | None = typer.Option(None, help="Clips per batch. (default: the run's)"),
-    workers: int | None = typer.Option(None, help="DataLoader workers. (default: the run's)"),
-    device: str | None = typer.Option(
-        None, help="cpu, cuda, cuda:1... (default: cuda if available)"
-    ),
+    batch_size: opt.RunBatchSize = None,
+    workers: opt.RunWorkers = None,
+    device: opt.RunDevice = None,
     precision: opt.RunPrecision = "auto",
+    calibration: opt.Calibration = True,
     bootstrap: int = typer.Option(1000, help="Bootstrap resamples for the accuracy CI."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
@@ -46,6 +45,7 @@ def evaluate_command(
             precision=precision,
             n_resamples=bootstrap,
             progress=progress,
+            calibrated=calibration,
         )
     m = report["metrics"]
     acc = m["accuracy"]
@@ -53,6 +53,11 @@ def evaluate_command(
         f"GIF accuracy {acc['value']:.4f} (95% CI {acc['ci_low']:.4f}-{acc['ci_high']:.4f}) on "
         f"{m['n_gifs']} GIFs, "
         f"clip accuracy {m['clip_accuracy']:.4f}, macro F1 {m['macro']['f1']:.4f}"
+    )
+    ece = m["calibration"]["ece"]
+    typer.echo(
+        f"ECE {ece['value']:.4f} (95% CI {ece['ci_low']:.4f}-{ece['ci_high']:.4f}) at temperature "
+        f"{m['calibration']['temperature']:.4f}"
     )
 
 

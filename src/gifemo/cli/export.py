@@ -29,6 +29,7 @@ def export_command(
     check: bool = typer.Option(
         True, "--check/--no-check", help="Compare onnxruntime with torch after export."
     ),
+    calibration: opt.Calibration = True,
 ) -> None:
     """Export a trained model to ONNX, with its labels and preprocessing in the file's metadata."""
     from rich.console import Console
@@ -41,7 +42,7 @@ def export_command(
     if onnx.suffix.lower() != ".onnx":
         opt.fail(f"--onnx must name a .onnx file, got {onnx}")
     with opt.exit_on_error():
-        trained = load_trained_model(run, which=which)
+        trained = load_trained_model(run, which=which, calibrated=calibration)
     with (
         opt.exit_on_error(ExportError, code=1),
         err.status(f"exporting {trained.model_name} to {onnx} ..."),
@@ -56,7 +57,8 @@ def export_command(
     err.print(
         escape(
             f"wrote {files} (opset {result.opset}, input frames (B, {trained.preprocess.clip_len}, "
-            f"{trained.preprocess.size}, {trained.preprocess.size}, 3) uint8{checked})"
+            f"{trained.preprocess.size}, {trained.preprocess.size}, 3) uint8{checked}, "
+            f"temperature {trained.temperature:.4g})"
         )
     )
 

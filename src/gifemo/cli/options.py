@@ -246,3 +246,24 @@ def input_limits(
         "max_download_bytes": int(max_download_mb * 1024 * 1024),
         "download_timeout_s": timeout,
     }
+
+
+Calibration = Annotated[
+    bool,
+    typer.Option(
+        "--calibration/--no-calibration",
+        help="Apply the model's temperature (gifemo calibrate; inside an exported .onnx); "
+        "--no-calibration gives the raw softmax.",
+    ),
+]
+#: For a command on a trained run whose default is the run's own precision (calibrate).
+RunOwnPrecision = Annotated[
+    str | None,
+    typer.Option(help=f"{PRECISION_HELP} (default: the run's own)", callback=_check_precision),
+]
+#: What the commands that score a run's split share (evaluate, calibrate).
+RunBatchSize = Annotated[int | None, typer.Option(help="Clips per batch. (default: the run's)")]
+RunWorkers = Annotated[int | None, typer.Option(help="DataLoader workers. (default: the run's)")]
+RunDevice = Annotated[
+    str | None, typer.Option(help="cpu, cuda, cuda:1... (default: cuda if available)")
+]

@@ -146,6 +146,7 @@ def predict_command(
     threads: int | None = typer.Option(
         None, "--threads", min=1, help="Intra-op threads (torch and onnxruntime)."
     ),
+    calibration: opt.Calibration = True,
     workers: int = typer.Option(
         1, "--workers", min=0, help="Threads decoding GIFs ahead of the model (0: inline)."
     ),
@@ -180,6 +181,7 @@ def predict_command(
             precision=precision,
             channels_last=channels_last,
             num_threads=threads,
+            calibrated=calibration,
             batch_size=batch_size,
             decode_workers=workers,
             **opt.input_limits(

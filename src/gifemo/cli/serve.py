@@ -49,6 +49,7 @@ def serve_command(
     threads: int | None = typer.Option(
         None, "--threads", min=1, help="Intra-op threads per prediction (default: cores / workers)."
     ),
+    calibration: opt.Calibration = True,
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Serve MODEL over HTTP: POST /v1/predict, GET /v1/labels, /healthz, /docs, the page at /."""
@@ -84,6 +85,7 @@ def serve_command(
             device=device,
             precision=precision,
             num_threads=threads if is_onnx else None,
+            calibrated=calibration,
         )
     err.print(
         escape(f"gifemo: serving {predictor.info.name} from {model} on http://{host}:{port}/")

@@ -8,17 +8,21 @@
 
 from __future__ import annotations
 
-from gifemo.evaluation.evaluate import evaluate_run, predict_gifs, train_and_evaluate
+from gifemo.evaluation.calibrate import calibrate_run
+from gifemo.evaluation.evaluate import evaluate_run, predict_gifs
 from gifemo.evaluation.metrics import GifPredictions, accuracy_ci, compute_metrics
-from gifemo.evaluation.plots import plot_confusion_matrix
+from gifemo.evaluation.pipeline import train_and_evaluate
+from gifemo.evaluation.plots import plot_confusion_matrix, plot_reliability_diagram
 from gifemo.evaluation.report import render_markdown, write_report
 
 __all__ = [
     "GifPredictions",
     "accuracy_ci",
+    "calibrate_run",
     "compute_metrics",
     "evaluate_run",
     "plot_confusion_matrix",
+    "plot_reliability_diagram",
     "predict_gifs",
     "render_markdown",
     "train_and_evaluate",

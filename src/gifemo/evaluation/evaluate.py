@@ -1,5 +1,6 @@
 """Evaluate a trained model at GIF level on a dataset, in one process, and write the report;
-:func:`train_and_evaluate`: a training run followed by its test report (what ``gifemo train`` does).
+(:func:`gifemo.evaluation.pipeline.train_and_evaluate`: a training run followed by its test
+report, what ``gifemo train`` does).
 
 Every clip of every evaluated GIF (the data pipeline's evaluation mode: the same clips in every
 run) is scored in batches; clip probabilities are pooled per GIF; the per-GIF table is saved and
@@ -8,9 +9,9 @@ the report computed from it (:mod:`gifemo.evaluation.report`).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from gifemo.data.clips import pool_clips
+from gifemo.evaluation.calibration import ClipLogits
 from gifemo.evaluation.metrics import GifPredictions
 from gifemo.evaluation.report import write_report
 from gifemo.hardware import resolve_compute
@@ -30,7 +31,7 @@ SPLITS: tuple[str, ...] = ("test", "val", "train", "all")
 
 
 @torch.inference_mode()
-def predict_gifs(
+def score_clips(
     model: nn.Module,
     dataset,
     *,
@@ -40,12 +41,13 @@ def predict_gifs(
     device: str | torch.device = "cpu",
     precision: str = "auto",
     channels_last: bool | None = None,
-) -> GifPredictions:
-    """Score every item of a :class:`~gifemo.data.dataset.ClipDataset` (evaluation mode) and pool
-    the clip probabilities per GIF.
+) -> ClipLogits:
+    """The raw logits of every clip of a :class:`~gifemo.data.dataset.ClipDataset` (evaluation
+    mode), with the GIF each comes from: what :meth:`ClipLogits.pooled` turns into GIF
+    intensities at any temperature.
 
     ``model`` maps ``(B, T, 3, S, S) -> (B, C)`` logits. ``precision``: ``"auto"``, ``"32"``,
-    ``"bf16-mixed"`` or ``"16-mixed"`` (autocast, as in training; probabilities are computed in
+    ``"bf16-mixed"`` or ``"16-mixed"`` (autocast, as in training; logits are returned in
     float32); see :func:`gifemo.hardware.resolve_compute`.
     """
     if getattr(dataset, "train", False):
@@ -56,28 +58,33 @@ def predict_gifs(
     if choice.channels_last and hasattr(model, "to_channels_last"):
         model.to_channels_last()
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
-    indices, probs, targets = [], [], []
+    indices, logits, targets = [], [], []
     for clip, target, gif_index in loader:
-        clip_probs, _ = clip_probabilities(
+        _, clip_logits = clip_probabilities(
             model, clip.to(device, non_blocking=True), choice.precision
         )
-        probs.append(clip_probs.cpu())
+        logits.append(clip_logits.cpu())
         targets.append(target)
         indices.append(gif_index)
-    if not probs:
+    if not logits:
         raise ValueError("the evaluation dataset holds no clip")
-    gif_ids, gif_probs, gif_targets, n_clips, clip_correct = pool_clips(
-        torch.cat(indices), torch.cat(probs), torch.cat(targets)
-    )
+    gif_ids, rows = torch.unique(torch.cat(indices), sorted=True, return_inverse=True)
     cache = dataset.cache
-    return GifPredictions(
+    return ClipLogits(
         labels=tuple(labels),
         paths=tuple(cache.gifs[int(i)].rel_path for i in gif_ids),
-        targets=gif_targets.numpy(),
-        probs=gif_probs.numpy(),
-        n_clips=n_clips.numpy(),
-        clip_correct=clip_correct.numpy(),
+        gif=rows.numpy(),
+        logits=torch.cat(logits).numpy(),
+        targets=torch.cat(targets).numpy(),
     )
+
+
+def predict_gifs(
+    model: nn.Module, dataset, *, temperature: float = 1.0, **options
+) -> GifPredictions:
+    """Score every clip of ``dataset`` (:func:`score_clips`, same ``options``) and pool the clip
+    probabilities ``softmax(logits / temperature)`` per GIF."""
+    return score_clips(model, dataset, **options).pooled(temperature)
 
 
 def _check_labels(dataset, labels: tuple[str, ...], data: Path) -> list[str]:
@@ -96,52 +103,50 @@ def _same_path(a: str | Path, b: str | Path) -> bool:
     return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
 
 
-def evaluate_run(
+@dataclass(frozen=True)
+class ScoredSplit:
+    """The clip logits of one split of a dataset under a run's checkpoint, and what they are."""
+
+    trained: Any  #: the TrainedModel (with its temperature when calibrated)
+    run_dir: Any  #: RunDir, or None for a bare checkpoint file
+    config: Any  #: the run's TrainConfig, or None
+    data: Path
+    in_domain: bool  #: the run's own dataset
+    split: str
+    split_sizes: dict[str, int]
+    missing: list[str]  #: labels of the model without a GIF in ``data``
+    skipped: list[str]  #: GIFs that could not be decoded
+    seed: int
+    device: str
+    choice: Any  #: the resolved precision (gifemo.hardware.ComputeChoice)
+    clips: ClipLogits
+
+
+def score_split(
     run: str | Path,
     *,
     data: str | Path | None = None,
     split: str | None = None,
-    out: str | Path | None = None,
     which: str = "auto",
+    calibrated: bool = True,
     batch_size: int | None = None,
     workers: int | None = None,
     device: str | None = None,
     precision: str | None = "auto",
     cache_dir: str | Path | None = None,
-    n_resamples: int = 1000,
     progress: bool = True,
-) -> dict[str, Any]:
-    """Evaluate a checkpoint of run dir ``run`` and write the report.
-
-    Args:
-        run: a run dir (its ``config.yaml`` and ``split.csv`` are used) or a ``.ckpt`` file
-            (then ``data`` is required and every GIF is evaluated).
-        data: dataset to evaluate on (default: the run's). Its labels must be in the model's
-            label set; a class it lacks is reported with support 0.
-        split: ``"test"``, ``"val"``, ``"train"`` (sides of the run's ``split.csv``, matched by
-            content) or ``"all"``. Default: ``"test"`` on the run's data, ``"all"`` otherwise.
-        out: report directory. Default: the run dir for its own test split, else
-            ``RUN_DIR/evaluations/<data name>-<split>/``.
-        which: ``"auto"``, ``"best"`` or ``"last"`` checkpoint.
-        batch_size, workers: DataLoader settings (default: the run's).
-        device: ``"cpu"``, ``"cuda"``... (default: CUDA if available).
-        precision: ``"auto"`` (default: what is fast on this machine, see
-            :func:`gifemo.hardware.resolve_compute`), ``"32"``, ``"bf16-mixed"`` or ``"16-mixed"``
-            (CUDA). Pass the run's own precision to reproduce its validation bit for bit.
-
-    Returns:
-        The report dict (also written to ``report.json``).
-    """
+) -> ScoredSplit:
+    """Load the checkpoint and the dataset, pick the split's GIFs and score all their clips
+    (:func:`score_clips`): what :func:`evaluate_run` reports on and ``gifemo calibrate`` fits a
+    temperature on. The arguments are :func:`evaluate_run`'s."""
     from gifemo.data.cache import build_cache
     from gifemo.data.dataset import ClipDataset
     from gifemo.data.sources import load_dataset
     from gifemo.data.split import load_split
-    from gifemo.hardware import hardware_line
     from gifemo.training.checkpoint import load_trained_model
     from gifemo.training.config import TrainConfig
-    from gifemo.training.run_dir import CONFIG_FILE, SPLIT_FILE, RunDir, training_summary
+    from gifemo.training.run_dir import CONFIG_FILE, SPLIT_FILE, RunDir
 
-    started = time.perf_counter()
     run = Path(run)
     run_dir = RunDir(run) if run.is_dir() else None
     config = TrainConfig.load(run_dir.config_file) if run_dir and run_dir.is_run else None
@@ -155,7 +160,7 @@ def evaluate_run(
     if split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
 
-    trained = load_trained_model(run, which=which)
+    trained = load_trained_model(run, which=which, calibrated=calibrated)
     dataset = load_dataset(data, labels=trained.labels)
     missing = _check_labels(dataset, trained.labels, data)
     cache_dir = cache_dir if cache_dir is not None else (config.cache_dir if config else None)
@@ -186,7 +191,7 @@ def evaluate_run(
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     choice = resolve_compute(precision, None, device=device)
     clips = ClipDataset(cache, ids, preprocess=trained.preprocess, train=False, seed=seed)
-    predictions = predict_gifs(
+    scored = score_clips(
         trained.model,
         clips,
         labels=trained.labels,
@@ -196,13 +201,91 @@ def evaluate_run(
         precision=choice.precision,
         channels_last=choice.channels_last,
     )
+    return ScoredSplit(
+        trained=trained,
+        run_dir=run_dir,
+        config=config,
+        data=data,
+        in_domain=in_domain,
+        split=split,
+        split_sizes=split_sizes,
+        missing=missing,
+        skipped=skipped,
+        seed=seed,
+        device=device,
+        choice=choice,
+        clips=scored,
+    )
+
+
+def evaluate_run(
+    run: str | Path,
+    *,
+    data: str | Path | None = None,
+    split: str | None = None,
+    out: str | Path | None = None,
+    which: str = "auto",
+    batch_size: int | None = None,
+    workers: int | None = None,
+    device: str | None = None,
+    precision: str | None = "auto",
+    cache_dir: str | Path | None = None,
+    n_resamples: int = 1000,
+    progress: bool = True,
+    calibrated: bool = True,
+) -> dict[str, Any]:
+    """Evaluate a checkpoint of run dir ``run`` and write the report.
+
+    Args:
+        run: a run dir (its ``config.yaml`` and ``split.csv`` are used) or a ``.ckpt`` file
+            (then ``data`` is required and every GIF is evaluated).
+        data: dataset to evaluate on (default: the run's). Its labels must be in the model's
+            label set; a class it lacks is reported with support 0.
+        split: ``"test"``, ``"val"``, ``"train"`` (sides of the run's ``split.csv``, matched by
+            content) or ``"all"``. Default: ``"test"`` on the run's data, ``"all"`` otherwise.
+        out: report directory. Default: the run dir for its own test split, else
+            ``RUN_DIR/evaluations/<data name>-<split>/``.
+        which: ``"auto"``, ``"best"`` or ``"last"`` checkpoint.
+        batch_size, workers: DataLoader settings (default: the run's).
+        device: ``"cpu"``, ``"cuda"``... (default: CUDA if available).
+        precision: ``"auto"`` (default: what is fast on this machine, see
+            :func:`gifemo.hardware.resolve_compute`), ``"32"``, ``"bf16-mixed"`` or ``"16-mixed"``
+            (CUDA). Pass the run's own precision to reproduce its validation bit for bit.
+        calibrated: apply the run's temperature (``calibration.json``) as prediction does, and
+            report the calibration before and after it; False evaluates the raw model.
+
+    Returns:
+        The report dict (also written to ``report.json``).
+    """
+    from gifemo.hardware import hardware_line
+    from gifemo.training.run_dir import training_summary
+
+    started = time.perf_counter()
+    scored = score_split(
+        run,
+        data=data,
+        split=split,
+        which=which,
+        calibrated=calibrated,
+        batch_size=batch_size,
+        workers=workers,
+        device=device,
+        precision=precision,
+        cache_dir=cache_dir,
+        progress=progress,
+    )
+    trained, run_dir, config, data = scored.trained, scored.run_dir, scored.config, scored.data
+    split, choice, seed = scored.split, scored.choice, scored.seed
+    # The GIFs as prediction scores them (the run's temperature), and raw when that differs.
+    predictions = scored.clips.pooled(trained.temperature)
+    uncalibrated = scored.clips.pooled(1.0) if trained.temperature != 1.0 else None
 
     if out is None:
         if run_dir is None:
             raise ValueError("evaluating a checkpoint file needs out=")
         out = (
             run_dir.path
-            if (in_domain and split == "test")
+            if (scored.in_domain and split == "test")
             else run_dir.evaluation_dir(f"{data.stem}-{split}")
         )
     meta = trained.metadata
@@ -214,36 +297,27 @@ def evaluate_run(
         "checkpoint_metrics": meta.get("metrics", {}),
         "data": str(data.resolve()),
         "data_name": data.stem if data.is_dir() or data.suffix else str(data),
-        "out_of_domain": not in_domain,
+        "out_of_domain": not scored.in_domain,
         "split": split,
-        "split_sizes": split_sizes,
+        "split_sizes": scored.split_sizes,
         "split_seed": seed,
-        "labels_without_gifs": missing,
-        "undecodable": skipped,
+        "labels_without_gifs": scored.missing,
+        "undecodable": scored.skipped,
         "precision": choice.precision,
         "precision_reason": choice.reason,
         "channels_last": choice.channels_last,
-        "device": device,
+        "device": scored.device,
         "hardware": hardware_line(),
         "training": training_summary(run_dir.path, config, meta) if run_dir and config else {},
+        "temperature": trained.temperature,
+        "calibration": meta.get("calibration"),
     }
     context["wall_time_s"] = time.perf_counter() - started
-    return write_report(out, predictions, context, n_resamples=n_resamples, seed=seed)
-
-
-def train_and_evaluate(config, run_dir: str | Path, *, progress: bool = True, **train_options: Any):
-    """:func:`gifemo.training.fit.train`, then the run's test report (``report.json``...).
-
-    The evaluation runs in the precision the run trained in (``"auto"`` resolved for this
-    machine), so that the report restates the run's last validation. ``train_options``
-    (``resume``, ``callbacks``) go to ``train``. Returns its
-    :class:`~gifemo.training.fit.FitResult` with ``report`` set, or ``None`` on the DDP ranks
-    other than zero (which only train).
-    """
-    from gifemo.training.fit import train
-
-    result = train(config, run_dir, progress=progress, **train_options)
-    if result is None:
-        return None
-    report = evaluate_run(result.run_dir, precision=result.config.precision, progress=progress)
-    return dataclasses.replace(result, report=report)
+    return write_report(
+        out,
+        predictions,
+        context,
+        n_resamples=n_resamples,
+        seed=seed,
+        uncalibrated=uncalibrated,
+    )

@@ -106,29 +106,51 @@ class GifPredictions:
             raise ValueError(f"{path}: malformed predictions row ({error})") from error
 
 
-def accuracy_ci(
-    correct: np.ndarray, *, confidence: float = 0.95, n_resamples: int = 1000, seed: int = 0
+def bootstrap_ci(
+    statistic,
+    samples: tuple[np.ndarray, ...],
+    *,
+    confidence: float = 0.95,
+    n_resamples: int = 1000,
+    seed: int = 0,
 ) -> tuple[float, float]:
-    """Percentile-bootstrap interval of the mean of a 0/1 vector (one entry per GIF)."""
+    """Percentile-bootstrap interval of ``statistic`` over the rows (GIFs) of ``samples``.
+
+    ``samples`` are ``(n,)`` arrays resampled together (the same rows in each);
+    ``statistic(*resampled, axis=-1)`` is vectorised: it gets ``(..., n)`` arrays and reduces
+    their last axis.
+    """
     from scipy.stats import bootstrap
 
-    correct = np.asarray(correct, dtype=np.float64)
-    if len(correct) < 2:
-        value = float(correct.mean()) if len(correct) else float("nan")
+    samples = tuple(np.asarray(s, dtype=np.float64) for s in samples)
+    n = len(samples[0])
+    if n < 2:
+        value = float(statistic(*samples, axis=-1)) if n else float("nan")
         return value, value
     with warnings.catch_warnings():
-        # All-correct (or all-wrong) samples give a zero-width interval, which is the answer.
+        # A constant statistic (all GIFs right, or all wrong) gives a zero-width interval,
+        # which is the answer.
         warnings.simplefilter("ignore")
         result = bootstrap(
-            (correct,),
-            np.mean,
+            samples,
+            statistic,
             n_resamples=n_resamples,
             confidence_level=confidence,
             method="percentile",
             vectorized=True,
+            paired=len(samples) > 1,
             random_state=np.random.default_rng(seed),
         )
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def accuracy_ci(
+    correct: np.ndarray, *, confidence: float = 0.95, n_resamples: int = 1000, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile-bootstrap interval of the mean of a 0/1 vector (one entry per GIF)."""
+    return bootstrap_ci(
+        np.mean, (correct,), confidence=confidence, n_resamples=n_resamples, seed=seed
+    )
 
 
 def compute_metrics(

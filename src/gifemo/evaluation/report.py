@@ -1,10 +1,13 @@
-"""The evaluation report: ``predictions.csv``, ``report.json``, ``report.md`` and
-``confusion_matrix.png``.
+"""The evaluation report: ``predictions.csv``, ``report.json``, ``report.md``,
+``confusion_matrix.png`` and ``reliability_diagram.png``.
 
 Every number in the report is computed from ``predictions.csv`` (one row per GIF), so anyone can
 recompute it from that file alone. ``report.md`` uses the paper's layouts: Table 2 (per-class
 precision, recall, F1) and Table 3 (macro and weighted averages), and states what was evaluated
 (data, split, checkpoint) and how the model was trained (seed, size, epochs, hardware, time).
+Its "Calibration" section (:mod:`gifemo.evaluation.calibration`) says how far the intensities
+can be read as probabilities: ECE, classwise ECE, Brier score and NLL with CIs, before and after
+the run's temperature when it has one.
 """
 
 from __future__ import annotations
@@ -14,10 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from gifemo.atomic import atomic_write_text
+from gifemo.evaluation.calibration import calibration_metrics
 from gifemo.evaluation.metrics import GifPredictions, compute_metrics
-from gifemo.evaluation.plots import plot_confusion_matrix
+from gifemo.evaluation.plots import plot_confusion_matrix, plot_reliability_diagram
 from gifemo.formatting import format_duration, markdown_table
-from gifemo.training.run_dir import CONFUSION_PNG, PREDICTIONS_CSV, REPORT_JSON, REPORT_MD
+from gifemo.training.run_dir import (
+    CONFUSION_PNG,
+    PREDICTIONS_CSV,
+    RELIABILITY_PNG,
+    REPORT_JSON,
+    REPORT_MD,
+)
 
 
 def write_report(
@@ -28,11 +38,15 @@ def write_report(
     confidence: float = 0.95,
     n_resamples: int = 1000,
     seed: int = 0,
+    uncalibrated: GifPredictions | None = None,
 ) -> dict[str, Any]:
-    """Compute the metrics of ``predictions`` and write the four report files into ``out_dir``.
+    """Compute the metrics of ``predictions`` and write the report files into ``out_dir``.
 
     ``context`` describes the run (see :func:`render_markdown` for the keys it shows); it is
-    stored as is under ``report["context"]``. Returns the report dict (``report.json``'s content).
+    stored as is under ``report["context"]``; its ``temperature`` (default 1) is the one
+    ``predictions`` were made at. ``uncalibrated``: the same GIFs at temperature 1, when
+    ``predictions`` are temperature-scaled; their calibration is reported beside it.
+    Returns the report dict (``report.json``'s content).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -40,12 +54,28 @@ def write_report(
     metrics = compute_metrics(
         predictions, confidence=confidence, n_resamples=n_resamples, seed=seed
     )
+    options = {"confidence": confidence, "n_resamples": n_resamples, "seed": seed}
+    calibration = calibration_metrics(predictions.probs, predictions.targets, **options)
+    calibration["temperature"] = float(context.get("temperature") or 1.0)
+    calibration["fitted_on"] = (context.get("calibration") or {}).get("split")
+    # A temperature fitted on the very GIFs evaluated here flatters them.
+    calibration["optimistic"] = bool(
+        calibration["fitted_on"]
+        and calibration["fitted_on"] == context.get("split")
+        and not context.get("out_of_domain")
+    )
+    if uncalibrated is not None:
+        calibration["uncalibrated"] = calibration_metrics(
+            uncalibrated.probs, uncalibrated.targets, **options
+        )
+    metrics["calibration"] = calibration
     report = {
         "context": context,
         "metrics": metrics,
         "files": {
             "predictions": PREDICTIONS_CSV,
             "confusion_matrix": CONFUSION_PNG,
+            "reliability_diagram": RELIABILITY_PNG,
             "markdown": REPORT_MD,
         },
     }
@@ -55,6 +85,7 @@ def write_report(
     plot_confusion_matrix(
         metrics["confusion_matrix"], predictions.labels, out_dir / CONFUSION_PNG, title=title
     )
+    plot_reliability_diagram(calibration, out_dir / RELIABILITY_PNG, title=title)
     atomic_write_text(out_dir / REPORT_JSON, json.dumps(report, indent=2) + "\n")
     atomic_write_text(out_dir / REPORT_MD, render_markdown(report))
     return report
@@ -165,4 +196,50 @@ def render_markdown(report: dict[str, Any]) -> str:
         ],
     )
     lines += ["", f"![Confusion matrix]({CONFUSION_PNG})", ""]
+    if "calibration" in m:
+        lines += calibration_markdown(m["calibration"], acc["confidence"])
     return "\n".join(lines)
+
+
+def calibration_markdown(calibration: dict[str, Any], confidence: float = 0.95) -> list[str]:
+    """The report's "Calibration" section: the metrics at the model's temperature, and at 1."""
+    temperature = calibration.get("temperature", 1.0)
+    fitted_on = calibration.get("fitted_on")
+    columns = [("ece", "ECE (top label)"), ("classwise_ece", "Classwise ECE")]
+    columns += [("brier", "Brier score"), ("nll", "NLL")]
+    pct = round(confidence * 100)
+
+    def row(name: str, values: dict[str, Any]) -> list[str]:
+        return [name] + [
+            f"{_f(values[k]['value'])} ({_f(values[k]['ci_low'])}-{_f(values[k]['ci_high'])})"
+            for k, _ in columns
+        ]
+
+    rows = []
+    if "uncalibrated" in calibration:
+        rows.append(row("uncalibrated (T = 1)", calibration["uncalibrated"]))
+    name = f"temperature T = {temperature:.3f}" if temperature != 1.0 else "as predicted (T = 1)"
+    rows.append(row(name, calibration))
+    lines = [
+        "## Calibration",
+        "",
+        f"Can an intensity of 0.8 be read as 80%? {calibration['n_bins']} equal-width bins of the "
+        f"top probability; {pct}% CIs by {calibration['method']}.",
+        "",
+    ]
+    lines += markdown_table(["", *(title for _, title in columns)], rows)
+    if temperature != 1.0:
+        lines += [
+            "",
+            f"Temperature scaling: every clip's logits are divided by T = {temperature:.4f} "
+            f"before the softmax, fitted on the {fitted_on or '?'} split by minimising the NLL "
+            "of the GIF-level intensities.",
+        ]
+        if calibration.get("optimistic"):
+            lines += [
+                "",
+                f"**Warning: the temperature was fitted on these very GIFs (the {fitted_on} "
+                "split), so the calibrated numbers above are optimistic.**",
+            ]
+    lines += ["", f"![Reliability diagram]({RELIABILITY_PNG})", ""]
+    return lines

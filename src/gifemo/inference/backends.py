@@ -9,7 +9,11 @@ model's size) to class probabilities ``(N, C) float32``. It also tells what the 
   machine (:func:`gifemo.hardware.resolve_compute`).
 * :class:`OnnxBackend`: ONNX Runtime on a model written by
   :func:`gifemo.inference.export.export_onnx`; everything it needs (labels, size, clip length,
-  mean/std) is read from the file's metadata.
+  mean/std, temperature) is read from the file's metadata.
+
+Both apply the model's temperature (its calibration: ``softmax(logits / T)``), so whoever calls a
+backend, directly or through :class:`~gifemo.inference.Predictor`, gets calibrated
+probabilities without doing anything; ``temperature`` tells which T that is.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import numpy as np
 
 from gifemo.hardware import resolve_compute
 from gifemo.inference.prediction import PredictorInfo
+from gifemo.inference.reliability import run_reliability
 from gifemo.preprocess import PreprocessConfig
 
 #: Keys of the ONNX ``metadata_props`` written at export and read back here.
@@ -34,6 +39,10 @@ class Backend(Protocol):
     labels: tuple[str, ...]
     preprocess: PreprocessConfig
     info: PredictorInfo
+    #: The logits are divided by it before the softmax (1: uncalibrated).
+    temperature: float
+    #: The test calibration of the model as it runs (``gifemo.inference.reliability``), or None.
+    reliability: dict[str, Any] | None
     #: Seed of the clip padding (the training run's seed), so clips match its evaluation.
     clip_seed: int
 
@@ -82,6 +91,8 @@ class TorchBackend:
         self.labels = tuple(trained.labels)
         self.preprocess = trained.preprocess
         self.clip_seed = training_seed(trained.metadata)
+        self.temperature = float(trained.temperature)
+        self.reliability = run_reliability(trained)
         model = trained.model
         if channels_last:
             convert = getattr(model, "to_channels_last", None)
@@ -89,7 +100,9 @@ class TorchBackend:
                 convert() if convert is not None else model.to(memory_format=torch.channels_last)
             )
         self.module = (
-            FramesToProbabilities(model, self.preprocess, self.precision).to(self.device).eval()
+            FramesToProbabilities(model, self.preprocess, self.precision, self.temperature)
+            .to(self.device)
+            .eval()
         )
         self.info = PredictorInfo(
             name=trained.model_name,
@@ -98,6 +111,7 @@ class TorchBackend:
             precision=self.precision,
             size=self.preprocess.size,
             clip_len=self.preprocess.clip_len,
+            temperature=self.temperature,
         )
 
     def __call__(self, clips: np.ndarray) -> np.ndarray:
@@ -116,10 +130,17 @@ class OnnxBackend:
         path: the ``.onnx`` file.
         device: ``"cpu"``, or ``"cuda"`` to use ONNX Runtime's CUDA provider when installed.
         num_threads: ONNX Runtime's intra-op threads (None: its default, one per core).
+        calibrated: use the graph's ``probabilities`` (the temperature recorded at export is
+            inside the graph); False: the softmax of its raw ``logits`` output instead.
     """
 
     def __init__(
-        self, path: str | os.PathLike, *, device: str = "cpu", num_threads: int | None = None
+        self,
+        path: str | os.PathLike,
+        *,
+        device: str = "cpu",
+        num_threads: int | None = None,
+        calibrated: bool = True,
     ):
         import onnxruntime as ort
 
@@ -145,6 +166,10 @@ class OnnxBackend:
         self.labels = meta["labels"]
         self.preprocess = meta["preprocess"]
         self.clip_seed = meta["clip_seed"]
+        self.temperature = meta["temperature"] if calibrated else 1.0
+        self.reliability = meta["reliability"] if calibrated else None
+        # Raw probabilities of a calibrated graph: the softmax of its untouched logits output.
+        self._raw = not calibrated and meta["temperature"] != 1.0
         self.precision = "32"
         self._input = self.session.get_inputs()[0].name
         self.info = PredictorInfo(
@@ -154,13 +179,19 @@ class OnnxBackend:
             precision="32",
             size=self.preprocess.size,
             clip_len=self.preprocess.clip_len,
+            temperature=self.temperature,
         )
 
     def __call__(self, clips: np.ndarray) -> np.ndarray:
-        probs = self.session.run(
-            ["probabilities"], {self._input: np.ascontiguousarray(clips, dtype=np.uint8)}
-        )[0]
-        return probs.astype(np.float32, copy=False)
+        output = "logits" if self._raw else "probabilities"
+        values = self.session.run(
+            [output], {self._input: np.ascontiguousarray(clips, dtype=np.uint8)}
+        )[0].astype(np.float32, copy=False)
+        if self._raw:
+            from scipy.special import softmax
+
+            values = softmax(values, axis=-1).astype(np.float32)
+        return values
 
 
 def onnx_metadata(
@@ -172,8 +203,15 @@ def onnx_metadata(
     clip_seed: int,
     opset: int,
     source: str,
+    calibration: dict[str, Any] | None = None,
+    reliability: dict[str, Any] | None = None,
 ) -> dict[str, str]:
-    """The ``metadata_props`` stored in an exported model (all values are strings)."""
+    """The ``metadata_props`` stored in an exported model (all values are strings).
+
+    ``calibration``: ``{"temperature": T, ...}`` (what it was fitted on, the test ECE) when the
+    graph divides the logits by ``T``; ``gifemo.temperature`` is 1 otherwise. ``reliability``:
+    the test calibration of the graph as exported (:mod:`gifemo.inference.reliability`).
+    """
     from gifemo import __version__
 
     values: dict[str, Any] = {
@@ -190,8 +228,14 @@ def onnx_metadata(
         "gifemo_version": __version__,
         "source_checkpoint": source,
         "input": "frames: (B, T, S, S, 3) uint8 RGB, T = clip_len, S = size",
-        "outputs": "probabilities: (B, C) float32 softmax; logits: (B, C) float32",
+        "outputs": "probabilities: (B, C) float32 softmax(logits / temperature); "
+        "logits: (B, C) float32, the model's raw logits",
+        "temperature": float((calibration or {}).get("temperature", 1.0)),
     }
+    if calibration:
+        values["calibration"] = calibration
+    if reliability:
+        values["reliability"] = reliability
     return {META_PREFIX + k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
 
 
@@ -210,6 +254,10 @@ def read_onnx_metadata(props: dict[str, str], path: Path) -> dict[str, Any]:
             "model_name": props[META_PREFIX + "model_name"],
             "clip_seed": int(json.loads(props.get(META_PREFIX + "clip_seed", "0"))),
             "opset": int(json.loads(props.get(META_PREFIX + "opset", "0"))),
+            # Files exported before calibration existed hold no temperature: theirs is 1.
+            "temperature": float(json.loads(props.get(META_PREFIX + "temperature", "1"))),
+            "calibration": json.loads(props.get(META_PREFIX + "calibration", "null")),
+            "reliability": json.loads(props.get(META_PREFIX + "reliability", "null")),
         }
     except KeyError as error:
         raise ValueError(

@@ -2,7 +2,8 @@
 
 The exported graph is :class:`~gifemo.inference.frames_model.FramesToProbabilities`: input
 ``frames`` ``(B, T, S, S, 3) uint8 RGB`` with a dynamic batch axis ``B``, outputs ``probabilities``
-and ``logits`` ``(B, C) float32``. Normalisation and softmax are inside the graph. The labels, the
+and ``logits`` ``(B, C) float32``. Normalisation, the run's temperature (``probabilities`` are
+``softmax(logits / T)``; ``logits`` are raw) and the softmax are inside the graph. The labels, the
 preprocessing (size, clip length, mean, std), the model name, the clip-padding seed, the opset and
 the gifemo version are stored in the model's ``metadata_props`` (keys ``gifemo.*``).
 
@@ -32,6 +33,7 @@ from torch import nn
 
 from gifemo.inference.backends import onnx_metadata, training_seed
 from gifemo.inference.frames_model import INPUT_NAME, OUTPUT_NAMES
+from gifemo.inference.reliability import run_reliability
 
 #: Largest |torch - onnxruntime| probability difference accepted by the post-export check.
 DEFAULT_ATOL = 1e-4
@@ -81,8 +83,12 @@ def export_onnx(
     trained = model
     dest = Path(dest)
     preprocess = trained.preprocess
-    module = FramesToProbabilities(trained.model, preprocess).eval()
-    exportable = FramesToProbabilities(exportable_copy(trained.model), preprocess).eval()
+    # The run's temperature goes into the graph: probabilities = softmax(logits / T).
+    temperature = float(trained.temperature)
+    module = FramesToProbabilities(trained.model, preprocess, temperature=temperature).eval()
+    exportable = FramesToProbabilities(
+        exportable_copy(trained.model), preprocess, temperature=temperature
+    ).eval()
     shape = (preprocess.clip_len, preprocess.size, preprocess.size, 3)
     generator = torch.Generator().manual_seed(0)
     example = torch.randint(0, 256, (2, *shape), dtype=torch.uint8, generator=generator)
@@ -97,6 +103,8 @@ def export_onnx(
         clip_seed=training_seed(trained.metadata),
         opset=graph_opset,
         source=str(trained.checkpoint_path),
+        calibration=exported_calibration(trained),
+        reliability=run_reliability(trained),
     )
     program.model.metadata_props.update(metadata)
     program.model.producer_name = "gifemo"
@@ -131,6 +139,19 @@ def export_onnx(
         max_abs_diff=max_diff,
         metadata=metadata,
     )
+
+
+def exported_calibration(trained) -> dict[str, Any] | None:
+    """What the ONNX metadata records of the model's temperature: T, the split it was fitted on
+    and that split's size (None when T is 1)."""
+    if trained.temperature == 1.0:
+        return None
+    record = trained.metadata.get("calibration") or {}
+    return {
+        "temperature": float(trained.temperature),
+        "split": record.get("split"),
+        "n_gifs": record.get("n_gifs"),
+    }
 
 
 class StaticAdaptiveMaxPool(nn.Module):

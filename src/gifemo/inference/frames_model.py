@@ -25,16 +25,23 @@ class FramesToProbabilities(nn.Module):
     ``model`` is a clip classifier taking normalised ``(B, T, 3, S, S)`` float clips; the
     normalisation is :func:`gifemo.preprocess.normalize_clip`, the one training uses. The model
     runs under the autocast of ``precision`` (``"32"``: none, as in the exported graph) and the
-    softmax in float32 (:func:`gifemo.models.base.clip_probabilities`).
+    softmax in float32 (:func:`gifemo.models.base.clip_probabilities`). ``temperature``: the
+    probabilities are ``softmax(logits / temperature)`` (the run's calibration); the ``logits``
+    output stays the model's raw logits.
     """
 
     def __init__(
-        self, model: nn.Module, preprocess: PreprocessConfig, precision: str = "32"
+        self,
+        model: nn.Module,
+        preprocess: PreprocessConfig,
+        precision: str = "32",
+        temperature: float = 1.0,
     ) -> None:
         super().__init__()
         self.model = model
         self.preprocess = preprocess
         self.precision = precision
+        self.temperature = float(temperature)
 
     def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # normalize_clip builds its mean/std constants on the CPU, so frames are normalised where
@@ -44,4 +51,4 @@ class FramesToProbabilities(nn.Module):
         device = next(self.model.parameters()).device
         if clip.device != device:
             clip = clip.to(device, non_blocking=True)
-        return clip_probabilities(self.model, clip, self.precision)
+        return clip_probabilities(self.model, clip, self.precision, temperature=self.temperature)

@@ -33,6 +33,8 @@ class PredictorInfo:
     precision: str = "32"  #: ``"32"``, ``"bf16-mixed"`` or ``"16-mixed"`` (torch autocast)
     size: int = 224  #: input frame size S
     clip_len: int = 4  #: frames per clip T
+    #: the logits are divided by it before the softmax (the run's calibration; 1: none)
+    temperature: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -42,6 +44,7 @@ class PredictorInfo:
             "precision": self.precision,
             "size": self.size,
             "clip_len": self.clip_len,
+            "temperature": self.temperature,
         }
 
 

@@ -372,6 +372,7 @@ def load(
     backend: str | None = None,
     num_threads: int | None = None,
     which: str = "auto",
+    calibrated: bool = True,
     **predictor_options: Any,
 ) -> Predictor:
     """Load a model for prediction.
@@ -390,6 +391,8 @@ def load(
             ``"torch"`` otherwise.
         num_threads: onnxruntime's intra-op threads (torch: use ``torch.set_num_threads``).
         which: for a run directory: ``"auto"``, ``"best"`` or ``"last"`` checkpoint.
+        calibrated: apply the model's temperature (a run's ``calibration.json``, the one inside
+            an exported graph, a ``TrainedModel``'s ``temperature``); False: raw probabilities.
         **predictor_options: :class:`Predictor` options (``batch_size``, ``decode_workers``,
             ``max_frames``, ``strict``, ``allow_private``...).
 
@@ -410,14 +413,20 @@ def load(
             )
         if channels_last:
             raise ValueError("channels_last applies to the torch backend only")
-        runner: Backend = OnnxBackend(model, device=device, num_threads=num_threads)
+        runner: Backend = OnnxBackend(
+            model, device=device, num_threads=num_threads, calibrated=calibrated
+        )
     elif backend == "torch":
         if is_onnx:
             raise ValueError(f"{model}: an .onnx file runs with backend='onnxruntime'")
         if isinstance(model, (str, os.PathLike)):
             from gifemo.training.checkpoint import load_trained_model
 
-            model = load_trained_model(model, which=which)
+            model = load_trained_model(model, which=which, calibrated=calibrated)
+        elif not calibrated:
+            import dataclasses
+
+            model = dataclasses.replace(model, temperature=1.0)
         runner = TorchBackend(
             model, device=device, precision=precision, channels_last=channels_last
         )

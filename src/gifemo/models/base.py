@@ -18,7 +18,7 @@ def cpu_autocast_dtype() -> torch.dtype | None:
 
 
 def clip_probabilities(
-    model: nn.Module, clip: torch.Tensor, precision: str = "32"
+    model: nn.Module, clip: torch.Tensor, precision: str = "32", *, temperature: float = 1.0
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(B, T, 3, S, S)`` normalised clips -> ``(probabilities, logits)``, both ``(B, C)`` float32.
 
@@ -26,6 +26,9 @@ def clip_probabilities(
     ``"16-mixed"``, see :mod:`gifemo.hardware`) on the clip's device; the softmax runs in
     float32 whatever that precision. Validation, evaluation, the torch predictor and the
     exported ONNX graph all score clips through here, so they cannot drift apart.
+
+    ``temperature`` (temperature scaling, Guo et al. 2017): the probabilities are
+    ``softmax(logits / temperature)``; the logits returned are the model's own.
     """
     dtype = autocast_dtype(precision)
     region = (
@@ -36,7 +39,9 @@ def clip_probabilities(
     with region:
         logits = model(clip)
     logits = logits.float()
-    return logits.softmax(dim=-1), logits
+    # At 1 the division is skipped, so an uncalibrated graph stays exactly what it was.
+    scaled = logits if temperature == 1.0 else logits / temperature
+    return scaled.softmax(dim=-1), logits
 
 
 def check_clip(clip: torch.Tensor) -> None:

@@ -1,5 +1,5 @@
-"""The FastAPI application: ``POST /v1/predict``, ``GET /v1/labels``, ``GET /healthz`` and the
-page at ``/``.
+"""The FastAPI application: ``POST /v1/predict``, ``POST /v1/explain``, ``GET /v1/labels``,
+``GET /healthz`` and the page at ``/``.
 
 >>> import gifemo
 >>> from gifemo.serve import ServeSettings, create_app
@@ -30,6 +30,7 @@ from gifemo import __version__
 from gifemo.inference import Predictor
 from gifemo.inference.timeline import label_colors
 from gifemo.serve.errors import ApiError, error_response
+from gifemo.serve.explain import ExplainService
 from gifemo.serve.pool import WorkerPool
 from gifemo.serve.service import PredictService
 from gifemo.serve.settings import ServeSettings
@@ -118,9 +119,9 @@ def create_app(
     app.state.pool = pool
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes)
     _add_error_handlers(app)
-    labels_doc = _labels_document(predictor)
-
     service = PredictService(predictor, settings, pool)
+    explainer = ExplainService(predictor)
+    labels_doc = _labels_document(predictor, explainer.methods)
 
     @app.post(
         "/v1/predict", openapi_extra=_PREDICT_BODY_DOC, responses=_ERRORS_DOC, tags=["predict"]
@@ -130,9 +131,22 @@ def create_app(
         body) or give its URL as JSON `{"url": ...}`. Returns the JSON of `gifemo predict`."""
         return (await service.predict(request)).to_dict()
 
+    @app.post(
+        "/v1/explain", openapi_extra=_PREDICT_BODY_DOC, responses=_ERRORS_DOC, tags=["predict"]
+    )
+    async def explain(
+        request: Request, label: str | None = None, method: str | None = None
+    ) -> dict[str, Any]:
+        """Explain one GIF's score for `label` (default: its top emotion): the heat-map GIF
+        (`heatmap_gif`, base64) and the per-frame importance, as `gifemo explain` writes them.
+        The body is that of `/v1/predict`; `method` is `gradcam` (torch models) or `occlusion`."""
+        job = explainer.job(label=label, method=method)
+        return await service.run(request, job, "no explanation")
+
     @app.get("/v1/labels", tags=["model"])
     async def labels() -> dict[str, Any]:
-        """The model's labels in output order, a display colour for each, and the model."""
+        """The model's labels in output order, a display colour for each, the model (with its
+        temperature) and its reliability: the test calibration (ECE...) of its run's report."""
         return labels_doc
 
     @app.get("/healthz", tags=["service"])
@@ -165,12 +179,14 @@ def _serving_predictor(model: Predictor | str | os.PathLike, settings: ServeSett
     return model.with_options(max_frames=settings.max_frames, max_pixels=settings.max_pixels)
 
 
-def _labels_document(predictor: Predictor) -> dict[str, Any]:
+def _labels_document(predictor: Predictor, explain_methods: list[str]) -> dict[str, Any]:
     colors = label_colors(predictor.labels)
     return {
         "labels": list(predictor.labels),
         "colors": {label: "#{:02x}{:02x}{:02x}".format(*rgb) for label, rgb in colors.items()},
         "model": predictor.info.to_dict(),
+        "reliability": getattr(predictor.backend, "reliability", None),
+        "explain_methods": explain_methods,
     }
 
 

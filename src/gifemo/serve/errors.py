@@ -17,6 +17,7 @@ status codes (see ``docs/serve.md``):
       too_many_pixels
 499   client_closed_request      the client disconnected first (logged; nobody reads it)
 500   internal_error             a bug; details go to the server log only
+501   explain_unavailable        ``/v1/explain`` without captum installed
 503   busy                       every worker and queue slot is taken (``Retry-After`` set)
 504   timeout                    the download or prediction overran the request time limit
 ====  =========================  ======================================================

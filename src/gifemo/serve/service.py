@@ -1,5 +1,5 @@
-"""How ``POST /v1/predict`` is handled, from the request to the
-:class:`~gifemo.inference.Prediction`.
+"""How ``POST /v1/predict`` (and ``POST /v1/explain``) is handled, from the request to the
+:class:`~gifemo.inference.Prediction` (or the explanation's JSON).
 
 1. Take a slot of the :class:`~gifemo.serve.pool.WorkerPool` *before* reading the body, or
    answer 503 at once: uploads held in memory, downloads, decodes and forward passes in progress
@@ -12,12 +12,16 @@
 
 One deadline (``request_timeout_s``) covers steps 2-4, from the moment the request reaches the
 endpoint. Bad input becomes a 4xx through :func:`gifemo.serve.errors.input_error`.
+``/v1/explain`` goes through the same steps with another job (:meth:`PredictService.run`): the
+same limits, queue and deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from starlette.requests import Request
 
@@ -27,6 +31,8 @@ from gifemo.serve.errors import INPUT_EXCEPTIONS, ApiError, input_error
 from gifemo.serve.pool import PoolBusy, Slot, WorkerPool
 from gifemo.serve.settings import ServeSettings
 from gifemo.serve.uploads import UNNAMED, PredictInput, read_predict_input
+
+T = TypeVar("T")
 
 
 class ClientGone(Exception):
@@ -41,6 +47,11 @@ class PredictService:
 
     async def predict(self, request: Request) -> Prediction:
         """The prediction for one request; else raises :class:`~gifemo.serve.errors.ApiError`."""
+        return await self.run(request, self.predictor.predict, "no prediction")
+
+    async def run(self, request: Request, job: Callable[[NamedBytes], T], what: str) -> T:
+        """``job(input)`` in a worker thread for the GIF of ``request``, under the service's
+        slots, limits and deadline (``what`` names a timed-out job's missing result)."""
         deadline = asyncio.get_running_loop().time() + self.settings.request_timeout_s
         source = PredictInput(name=UNNAMED)
         try:
@@ -48,7 +59,7 @@ class PredictService:
                 source = await self._receive(request, deadline)
                 if source.url is not None:
                     source = await self._download(source.url, deadline)
-                return await self._run(request, slot, source, deadline)
+                return await self._run(request, slot, source, deadline, job, what)
         except PoolBusy:
             raise ApiError(
                 503,
@@ -101,14 +112,17 @@ class PredictService:
         return PredictInput(name=url, data=fetched.content)
 
     async def _run(
-        self, request: Request, slot: Slot, source: PredictInput, deadline: float
-    ) -> Prediction:
+        self,
+        request: Request,
+        slot: Slot,
+        source: PredictInput,
+        deadline: float,
+        work: Callable[[NamedBytes], T],
+        what: str,
+    ) -> T:
         job = asyncio.ensure_future(
             self.pool.run(
-                slot,
-                self.predictor.predict,
-                NamedBytes(source.name, source.data),
-                timeout=_remaining(deadline),
+                slot, work, NamedBytes(source.name, source.data), timeout=_remaining(deadline)
             )
         )
         gone = asyncio.ensure_future(_disconnect(request))
@@ -123,7 +137,7 @@ class PredictService:
         try:
             return job.result()
         except TimeoutError:
-            raise self._timed_out(f"{source.name}: no prediction") from None
+            raise self._timed_out(f"{source.name}: {what}") from None
 
 
 def _remaining(deadline: float) -> float:

@@ -24,6 +24,7 @@ This module does not import Lightning, so that inference loads models quickly.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,17 @@ from torch import nn
 
 from gifemo.labels import validate_label_set
 from gifemo.preprocess import PreprocessConfig
-from gifemo.training.run_dir import BEST_NAME, CHECKPOINT_DIR, CHECKPOINT_SUFFIX, LAST_NAME, RunDir
+from gifemo.training.run_dir import (
+    BEST_NAME,
+    CALIBRATION_FILE,
+    CHECKPOINT_DIR,
+    CHECKPOINT_SUFFIX,
+    LAST_NAME,
+    RunDir,
+    read_calibration,
+)
+
+log = logging.getLogger(__name__)
 
 #: The checkpoint key holding the model's rebuild recipe and run metadata.
 CHECKPOINT_KEY = "gifemo"
@@ -95,7 +106,12 @@ class TrainedModel:
     ``model`` maps ``(B, T, 3, S, S)`` float clips (normalised with ``preprocess.mean/std``) to
     ``(B, len(labels))`` logits; it is on the CPU, in eval mode, in the default (contiguous)
     memory format. ``metadata`` holds the epoch, global step, validation metrics and training
-    config of the checkpoint.
+    config of the checkpoint, and under ``"calibration"`` the run's ``calibration.json`` when
+    its temperature applies to this checkpoint.
+
+    ``temperature`` (1: none) divides the logits before the softmax wherever probabilities are
+    made from this model: prediction (every backend), serving, ONNX export, evaluation.
+    ``model`` itself returns the raw logits.
     """
 
     model: nn.Module
@@ -105,6 +121,7 @@ class TrainedModel:
     model_kwargs: dict[str, Any]
     checkpoint_path: Path
     metadata: dict[str, Any] = field(default_factory=dict)
+    temperature: float = 1.0
 
     @property
     def spec(self) -> ModelSpec:
@@ -193,10 +210,42 @@ def model_state_dict(checkpoint: dict[str, Any]) -> dict[str, torch.Tensor]:
     return {k[len(MODEL_PREFIX) :]: v for k, v in state.items() if k.startswith(MODEL_PREFIX)}
 
 
-def load_trained_model(path: str | os.PathLike, *, which: str = "auto") -> TrainedModel:
+def checkpoint_calibration(ckpt_path: Path, metadata: dict[str, Any]) -> dict[str, Any] | None:
+    """The run's ``calibration.json`` if it was fitted for this very checkpoint, else None.
+
+    A checkpoint inside a run (``RUN/checkpoints/<name>.ckpt``) is matched by file name and
+    global step: the other checkpoint of the run, or the same file after ``--resume`` trained
+    it further, is not what the temperature was fitted on, so it is left uncalibrated (logged).
+    """
+    if ckpt_path.parent.name != CHECKPOINT_DIR:
+        return None
+    run = ckpt_path.parent.parent
+    record = read_calibration(run)
+    if record is None:
+        return None
+    fitted = (record.get("checkpoint_name"), record.get("checkpoint_global_step"))
+    current = (ckpt_path.name, metadata.get("global_step"))
+    if fitted != current:
+        log.warning(
+            "%s: fitted for %s at step %s, not %s at step %s; the temperature is not applied "
+            "(run `gifemo calibrate %s` again)",
+            run / CALIBRATION_FILE,
+            *fitted,
+            *current,
+            run,
+        )
+        return None
+    return record
+
+
+def load_trained_model(
+    path: str | os.PathLike, *, which: str = "auto", calibrated: bool = True
+) -> TrainedModel:
     """Rebuild the model of a run dir or ``.ckpt`` file, on the CPU, in eval mode.
 
     ``path``: a run dir (``which="auto"``: see :func:`find_checkpoint`) or a checkpoint file.
+    ``calibrated``: pick up the run's ``calibration.json`` temperature when it was fitted for
+    this checkpoint (:func:`checkpoint_calibration`); False gives the raw model (temperature 1).
     Raises :class:`CheckpointError` (a ``ValueError``) naming the file when it is missing, not
     a gifemo checkpoint, or its weights do not fit the architecture it names.
     """
@@ -216,6 +265,10 @@ def load_trained_model(path: str | os.PathLike, *, which: str = "auto") -> Train
             f"with {spec.model_kwargs}: {error}"
         ) from error
     model.eval()
+    metadata = dict(payload.get("metadata") or {})
+    calibration = checkpoint_calibration(ckpt_path, metadata) if calibrated else None
+    if calibration is not None:
+        metadata["calibration"] = calibration
     return TrainedModel(
         model=model,
         labels=spec.labels,
@@ -223,5 +276,6 @@ def load_trained_model(path: str | os.PathLike, *, which: str = "auto") -> Train
         model_name=spec.model_name,
         model_kwargs=spec.model_kwargs,
         checkpoint_path=ckpt_path,
-        metadata=dict(payload.get("metadata") or {}),
+        metadata=metadata,
+        temperature=float(calibration["temperature"]) if calibration else 1.0,
     )

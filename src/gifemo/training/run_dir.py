@@ -11,12 +11,16 @@ prediction, ``gifemo reproduce`` and the demo read it. They all take the names f
     metrics.csv              one row per finished epoch (train/val loss and accuracy, time)
     logs/version_N/          Lightning's CSVLogger, per step, one version per (re)start
     tensorboard/             with --tensorboard
-    predictions.csv, report.json, report.md, confusion_matrix.png   the test evaluation
-    evaluations/<name>/      other evaluations (other data or split), the same four files
+    calibration.json         the temperature fitted on a split (gifemo calibrate), see below
+    predictions.csv, report.json, report.md, confusion_matrix.png, reliability_diagram.png
+                             the test evaluation
+    evaluations/<name>/      other evaluations (other data or split), the same files
 
-A report directory (the run itself, or one under ``evaluations/``) holds the four report files
-named by :data:`PREDICTIONS_CSV`, :data:`REPORT_JSON`, :data:`REPORT_MD` and
-:data:`CONFUSION_PNG`. This module imports neither torch nor Lightning.
+A report directory (the run itself, or one under ``evaluations/``) holds the report files
+named by :data:`PREDICTIONS_CSV`, :data:`REPORT_JSON`, :data:`REPORT_MD`,
+:data:`CONFUSION_PNG` and :data:`RELIABILITY_PNG`. ``calibration.json`` belongs to one
+checkpoint (its file name and global step are recorded): loading another checkpoint of the run
+ignores it. This module imports neither torch nor Lightning.
 """
 
 from __future__ import annotations
@@ -47,7 +51,12 @@ PREDICTIONS_CSV = "predictions.csv"
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
 CONFUSION_PNG = "confusion_matrix.png"
+RELIABILITY_PNG = "reliability_diagram.png"
 EVALUATIONS_DIR = "evaluations"
+#: The temperature scaling of the run's checkpoint (``gifemo calibrate``).
+CALIBRATION_FILE = "calibration.json"
+#: Version of ``calibration.json``'s layout.
+CALIBRATION_FORMAT = 1
 
 
 @dataclass(frozen=True)
@@ -102,6 +111,10 @@ class RunDir:
     @property
     def confusion_png(self) -> Path:
         return self.path / CONFUSION_PNG
+
+    @property
+    def calibration_file(self) -> Path:
+        return self.path / CALIBRATION_FILE
 
     def evaluation_dir(self, name: str) -> Path:
         """``evaluations/<name>``: the report directory of another evaluation of this run."""
@@ -169,6 +182,36 @@ def run_history(run_dir: str | Path) -> list[dict[str, float]]:
 def read_report(report_dir: str | Path) -> dict[str, Any]:
     """The ``report.json`` of a report directory (a run dir or one of its evaluations)."""
     return json.loads((Path(report_dir) / REPORT_JSON).read_text(encoding="utf-8"))
+
+
+def write_calibration(run_dir: str | Path, record: dict[str, Any]) -> Path:
+    """Write ``calibration.json`` atomically (``record`` gets the layout's ``format``)."""
+    path = RunDir(run_dir).calibration_file
+    atomic_write_text(path, json.dumps({"format": CALIBRATION_FORMAT, **record}, indent=2) + "\n")
+    return path
+
+
+def read_calibration(run_dir: str | Path) -> dict[str, Any] | None:
+    """The run's ``calibration.json`` (None when the run was never calibrated).
+
+    Raises ``ValueError`` naming the file when it is damaged or of another format.
+    """
+    path = RunDir(run_dir).calibration_file
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        temperature = float(record["temperature"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path}: not a readable calibration file ({error})") from error
+    if record.get("format") != CALIBRATION_FORMAT:
+        raise ValueError(
+            f"{path}: calibration format {record.get('format')!r}, this gifemo reads "
+            f"{CALIBRATION_FORMAT}"
+        )
+    if not temperature > 0:
+        raise ValueError(f"{path}: temperature must be positive, got {temperature}")
+    return record
 
 
 def training_summary(

@@ -1,12 +1,13 @@
 // gifemo web page: pick or drop a GIF (or paste a URL), POST it to v1/predict, and show the
-// GIF playing beside one bar per emotion and the clip-by-clip emotion timeline (inline SVG).
+// GIF playing beside one bar per emotion and the clip-by-clip emotion timeline (inline SVG);
+// then POST it to v1/explain and show the saliency heat-map GIF and each frame's importance.
 // Plain JavaScript, no build step and no external asset: the page must work offline.
 "use strict";
 
 (function () {
   const SVG_NS = "http://www.w3.org/2000/svg";
   const $ = (id) => document.getElementById(id);
-  const state = { labels: [], colors: {}, objectUrl: null, request: 0, prediction: null };
+  const state = { labels: [], colors: {}, objectUrl: null, request: 0, prediction: null, explanation: null };
 
   function setState(name) {
     document.body.dataset.state = name;
@@ -57,6 +58,7 @@
     state.colors = doc.colors;
     const m = doc.model;
     $("model").textContent = m.name + " · " + m.size + "px · " + m.clip_len + "-frame clips · " + m.backend;
+    showReliability(doc.reliability, m.temperature);
     buildBars();
   }
 
@@ -212,6 +214,94 @@
     }
   }
 
+  // ---- reliability and explanations ----------------------------------------------------------
+
+  // The served model's calibration on its test GIFs: can an intensity of 80% be read as 80%?
+  function showReliability(r, temperature) {
+    const box = $("reliability");
+    const t = temperature !== undefined && temperature !== 1 ? " · temperature " + temperature.toFixed(2) : " · uncalibrated";
+    if (!r) {
+      box.textContent = "reliability unknown (no test report for this model)" + t;
+      box.dataset.ece = "";
+      return;
+    }
+    box.dataset.ece = String(r.ece.value);
+    box.textContent =
+      "test ECE " + percent(r.ece.value) + " (95% CI " + percent(r.ece.ci_low) + "–" + percent(r.ece.ci_high) + ", " +
+      r.n_gifs + " GIFs)" + t + (r.optimistic ? " · fitted on these test GIFs: optimistic" : "");
+  }
+
+  function drawImportance(explanation) {
+    const box = $("importance");
+    box.replaceChildren();
+    const frames = explanation.frames;
+    const W = Math.max(320, Math.round(box.clientWidth) || 640);
+    const H = 200, L = 56, R = 12, T = 10, B = 34;
+    const x1 = Math.max(frames[frames.length - 1].end_s, 1e-3);
+    const values = frames.map((f) => f.importance);
+    const span = Math.max(1e-6, ...values.map(Math.abs));
+    const sx = (x) => L + (x / x1) * (W - L - R);
+    const sy = (y) => T + ((span - y) / (2 * span)) * (H - T - B);
+    const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "frame importance" });
+    for (const y of [-span, 0, span]) {
+      chart.append(svg("line", { class: y ? "grid" : "axis", x1: L, x2: W - R, y1: sy(y), y2: sy(y) }));
+      const tick = svg("text", { x: L - 6, y: sy(y) + 4, "text-anchor": "end" });
+      tick.textContent = (y > 0 ? "+" : "") + (100 * y).toFixed(2);
+      chart.append(tick);
+    }
+    for (const f of frames) {
+      const y0 = sy(Math.max(0, f.importance)), y1 = sy(Math.min(0, f.importance));
+      const rect = svg("rect", {
+        class: "frame " + (f.importance >= 0 ? "up" : "down"),
+        x: sx(f.start_s), width: Math.max(1, sx(f.end_s) - sx(f.start_s) - 0.5),
+        y: y0, height: Math.max(0.5, y1 - y0),
+        "data-frame": f.index, "data-value": String(f.importance),
+      });
+      const title = svg("title");
+      title.textContent = "frame " + f.index + " (" + f.start_s.toFixed(2) + " s): " +
+        explanation.label + " " + percent(explanation.score) + " → " + percent(f.score_without) + " without it";
+      rect.append(title);
+      chart.append(rect);
+    }
+    const caption = svg("text", { x: (L + W - R) / 2, y: H - 6, "text-anchor": "middle" });
+    caption.textContent = "time (s) · drop in " + explanation.label + " (points of %) when the frame is replaced by its neighbour";
+    chart.append(caption);
+    box.append(chart);
+  }
+
+  function showExplanation(explanation) {
+    state.explanation = explanation;
+    $("heatmap").src = "data:image/gif;base64," + explanation.heatmap_gif;
+    $("explain-label").textContent = explanation.label + " " + percent(explanation.score);
+    let top = explanation.frames[0];
+    for (const f of explanation.frames) if (f.importance > top.importance) top = f;
+    $("explain-note").textContent =
+      explanation.method + (explanation.layer ? " on " + explanation.layer : "") + " · most important frame " +
+      top.index + " at " + top.start_s.toFixed(2) + " s (" + percent(explanation.score) + " → " + percent(top.score_without) + " without it)";
+    drawImportance(explanation);
+    $("explain").dataset.state = "ready";
+  }
+
+  async function explain(body, headers, label, id) {
+    const box = $("explain");
+    box.dataset.state = "loading";
+    let response, doc = null;
+    try {
+      response = await fetch("v1/explain?label=" + encodeURIComponent(label), { method: "POST", body, headers });
+      doc = await response.json();
+    } catch (error) {
+      doc = null;
+    }
+    if (id !== state.request) return;
+    if (response && response.ok && doc) {
+      showExplanation(doc);
+    } else {
+      box.dataset.state = "error";
+      box.dataset.code = doc && doc.error ? doc.error.code : "network";
+      $("explain-note").textContent = "no explanation: " + (doc && doc.error ? doc.error.message : "the server did not answer");
+    }
+  }
+
   // ---- predicting ---------------------------------------------------------------------------
 
   function showPrediction(prediction) {
@@ -231,9 +321,22 @@
     setState("ready");
   }
 
+  function resetExplanation() {
+    state.explanation = null;
+    const box = $("explain");
+    box.dataset.state = "idle";
+    box.dataset.code = "";
+    $("heatmap").removeAttribute("src");
+    $("importance").replaceChildren();
+    $("explain-note").textContent = "";
+    $("explain-label").textContent = "";
+  }
+
+  // body: a FormData or a JSON text, sent again to v1/explain once the prediction is shown.
   async function predict(body, headers) {
     const id = ++state.request;
     clearError();
+    resetExplanation();
     setState("loading");
     let response;
     try {
@@ -251,6 +354,7 @@
     if (id !== state.request) return; // a newer GIF was chosen meanwhile
     if (response.ok && doc) {
       showPrediction(doc);
+      explain(body, headers, doc.top_label, id);
     } else if (doc && doc.error) {
       showError(doc.error.code, doc.error.message);
     } else {
@@ -291,7 +395,10 @@
     let resizing = null;
     window.addEventListener("resize", () => {
       clearTimeout(resizing);
-      resizing = setTimeout(() => state.prediction && !$("results").hidden && drawTimeline(state.prediction), 150);
+      resizing = setTimeout(() => {
+        if (state.prediction && !$("results").hidden) drawTimeline(state.prediction);
+        if (state.explanation) drawImportance(state.explanation);
+      }, 150);
     });
     const input = $("file-input");
     $("pick").addEventListener("click", () => input.click());

@@ -1,0 +1,177 @@
+"""Explanations: frame importance by brute force, Grad-CAM and occlusion maps, the files of
+``gifemo explain``, and two sanity checks from the literature on a model trained for them:
+the maps change when the weights are randomised (Adebayo et al. 2018), and their mass lies on
+the face the generator drew."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+from predict_helpers import tiny_trained_model, write_test_gif
+from training_helpers import one_torch_thread  # noqa: F401  (autouse fixture)
+
+import gifemo
+from gifemo.inference.explain import Explainer, neighbour_of
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """An untrained 32 px model: plumbing, not saliency."""
+    return gifemo.load(tiny_trained_model(), precision="32", batch_size=5)
+
+
+def test_frame_importance_is_the_score_drop_when_a_frame_is_replaced(tiny, tmp_path):
+    gif = write_test_gif(tmp_path / "a.gif", 11, size=(40, 32))
+    explanation, _ = Explainer(tiny).explain(gif, label="sadness")
+    prepared = tiny.prepare(gif)
+    label = tiny.labels.index("sadness")
+    base = tiny.predict_clips(prepared.clip_batch)[:, label].mean()
+    assert explanation.score == pytest.approx(base, abs=1e-6)
+    for f in (0, 5, 10):  # brute force: the whole GIF again with frame f replaced
+        frames = prepared.frames.copy()
+        frames[f] = prepared.frames[neighbour_of(f, len(frames))]
+        clips = frames[np.stack(prepared.clips)]
+        without = tiny.predict_clips(clips)[:, label].mean()
+        assert explanation.frame_scores[f] == pytest.approx(without, abs=1e-6)
+        assert explanation.frame_importance[f] == pytest.approx(base - without, abs=1e-6)
+    # 11 frames make two clips and a remainder of 3 frames, padded into a third clip
+    assert explanation.covered.all() and explanation.n_frames == 11
+    assert explanation.heatmaps.shape == (11, 32, 32)
+    assert 0 <= explanation.heatmaps.min() and explanation.heatmaps.max() == pytest.approx(1.0)
+
+
+class NoGradients:
+    """A backend without a torch module (as ONNX Runtime): only the Backend protocol."""
+
+    def __init__(self, backend):
+        for name in ("labels", "preprocess", "info", "clip_seed", "temperature"):
+            setattr(self, name, getattr(backend, name))
+        self._backend = backend
+
+    def __call__(self, clips):
+        return self._backend(clips)
+
+
+def test_occlusion_needs_no_gradients_and_gradcam_says_it_does(tiny, tmp_path):
+    from gifemo.inference import Predictor
+
+    gif = write_test_gif(tmp_path / "b.gif", 4, size=(32, 32))
+    opaque = Predictor(NoGradients(tiny.backend), batch_size=64)
+    explainer = Explainer(opaque)
+    assert not explainer.supports_gradcam
+    with pytest.raises(ValueError, match="occlusion"):
+        explainer.explain(gif, method="gradcam")
+    explanation, _ = explainer.explain(gif)  # the default falls back to occlusion
+    assert explanation.method == "occlusion" and explanation.layer is None
+    assert explanation.details["occlusion"] == {"window": 8, "stride": 4}
+    assert explanation.heatmaps.shape == (4, 32, 32) and explanation.heatmaps.max() > 0
+
+
+@pytest.mark.parametrize("name", ["cnn_lstm", "c3d"])
+def test_gradcam_finds_the_last_stage_of_2d_and_3d_models(name, tmp_path):
+    gif = write_test_gif(tmp_path / "c.gif", 6, size=(32, 32))
+    explanation, _ = Explainer(gifemo.load(tiny_trained_model(name), precision="32")).explain(gif)
+    expected = {"cnn_lstm": ("backbone.layer4", [1, 1]), "c3d": ("backbone.conv5b", [1, 2, 2])}
+    assert (explanation.layer, explanation.details["cam_grid"]) == expected[name]
+    assert explanation.heatmaps.shape == (6, 32, 32)
+
+
+def test_unknown_label_and_method_are_refused(tiny, tmp_path):
+    gif = write_test_gif(tmp_path / "d.gif", 4)
+    with pytest.raises(ValueError, match="unknown label 'joy'"):
+        Explainer(tiny).explain(gif, label="joy")
+    with pytest.raises(ValueError, match="method must be one of"):
+        Explainer(tiny).explain(gif, method="lime")
+
+
+# -- on a model trained for it (conftest.explain_run) -------------------------------------------
+
+
+def test_gifemo_explain_writes_the_heatmap_gif_the_plot_and_the_json(explain_run, tmp_path):
+    from typer.testing import CliRunner
+
+    from gifemo.cli import app
+    from gifemo.io import read_gif
+
+    run, data, specs = explain_run
+    gif = data / specs[0]["path"]
+    out = tmp_path / "why"
+    result = CliRunner().invoke(app, ["explain", str(run), str(gif), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    document = json.loads((out / "explanation.json").read_text())
+    source = read_gif(gif)
+    heat = read_gif(out / "heatmap.gif")
+    assert heat.frames.shape == source.frames.shape  # the GIF's own frames, size and delays
+    assert heat.durations_ms == source.durations_ms
+    assert not np.array_equal(heat.frames, source.frames)
+    assert (out / "frame_importance.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert document["n_frames"] == len(source.frames) == len(document["frames"])
+    assert document["method"] == "gradcam" and document["layer"] == "backbone.layer4"
+    assert document["label"] == document["prediction"]["top_label"]
+    assert document["model"]["temperature"] == pytest.approx(
+        json.loads((run / "calibration.json").read_text())["temperature"]
+    )
+    assert len(document["heatmaps"]) == document["n_frames"]
+
+    bad = CliRunner().invoke(app, ["explain", str(run), str(gif), "-o", str(out), "-l", "joy"])
+    assert bad.exit_code == 2 and "unknown label 'joy'" in bad.output
+
+
+def _face_mass(heatmaps: np.ndarray, placement) -> tuple[float, float]:
+    """``(share of the heat-map mass inside the face box, the box's share of the frame)``."""
+    size = heatmaps.shape[-1]
+    y, x = (np.mgrid[0:size, 0:size] + 0.5) / size
+    half = placement["half_width"]
+    box = (np.abs(x - placement["x"]) <= half) & (np.abs(y - placement["y"]) <= half)
+    mass = heatmaps.sum(axis=0)
+    return float(mass[box].sum() / mass.sum()), float(box.mean())
+
+
+@pytest.mark.slow
+def test_the_occlusion_heat_map_falls_on_the_face_the_generator_drew(explain_run):
+    """Occlusion (patches of S/4, stride S/8): model-agnostic and finer than the 2 x 2 cells of
+    layer4 at 64 px, which cannot single out a box covering two thirds of the frame."""
+    run, data, specs = explain_run
+    explainer = Explainer(gifemo.load(run, precision="32", batch_size=64))
+    inside, chance = [], []
+    for spec in specs:
+        prepared = explainer.predictor.prepare(data / spec["path"])
+        heatmaps = explainer.saliency(prepared, spec["label"], "occlusion")[0]
+        share, area = _face_mass(heatmaps, spec["placement"])
+        inside.append(share)
+        chance.append(area)
+    # A map spread evenly would put the box's area in the box: well above that, on average.
+    level = np.mean(chance)
+    assert np.mean(inside) > level + 0.4 * (1 - level), (inside, chance)
+
+
+def test_gradcam_changes_when_the_weights_are_randomised(explain_run):
+    """Adebayo et al. 2018, cascading randomisation from the top: the head, the ConvGRU, then
+    the trunk's last stage get fresh weights; the maps must not survive it."""
+    import torch
+    from scipy.stats import spearmanr
+
+    from gifemo.training.checkpoint import load_trained_model
+
+    run, data, specs = explain_run
+    trained = load_trained_model(run)
+    randomised = copy.deepcopy(trained)
+    torch.manual_seed(0)
+    for name in ("head", "convgru", "backbone.layer4"):
+        for module in randomised.model.get_submodule(name).modules():
+            if hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+    explainers = [Explainer(gifemo.load(t, precision="32")) for t in (trained, randomised)]
+    correlations = []
+    for spec in specs:
+        prepared = explainers[0].predictor.prepare(data / spec["path"])
+        maps = [e.saliency(prepared, spec["label"], "gradcam")[0] for e in explainers]
+        assert maps[0].max() > 0  # the trained model's map is not empty
+        if maps[1].max() == 0:  # nothing left to rank: as different as it gets
+            correlations.append(0.0)
+        else:
+            correlations.append(spearmanr(maps[0].ravel(), maps[1].ravel()).statistic)
+    assert np.mean(correlations) < 0.5, correlations
