@@ -145,13 +145,14 @@ class OnnxBackend:
         self.labels = meta["labels"]
         self.preprocess = meta["preprocess"]
         self.clip_seed = meta["clip_seed"]
-        self.precision = "32"
+        # "32", or "int8" for a file of gifemo.inference.quantize.export_int8.
+        self.precision = meta["precision"]
         self._input = self.session.get_inputs()[0].name
         self.info = PredictorInfo(
             name=meta["model_name"],
             backend="onnxruntime",
             path=str(self.path),
-            precision="32",
+            precision=self.precision,
             size=self.preprocess.size,
             clip_len=self.preprocess.clip_len,
         )
@@ -210,6 +211,7 @@ def read_onnx_metadata(props: dict[str, str], path: Path) -> dict[str, Any]:
             "model_name": props[META_PREFIX + "model_name"],
             "clip_seed": int(json.loads(props.get(META_PREFIX + "clip_seed", "0"))),
             "opset": int(json.loads(props.get(META_PREFIX + "opset", "0"))),
+            "precision": props.get(META_PREFIX + "precision", "32"),
         }
     except KeyError as error:
         raise ValueError(
