@@ -164,6 +164,13 @@ ChannelsLast = Annotated[
         help="Channels-last weights. (default: auto: on for CPUs and for GPUs in mixed precision)",
     ),
 ]
+Compile = Annotated[
+    bool | None,
+    typer.Option(
+        "--compile/--no-compile",
+        help="torch.compile (inductor) the model. (default: auto: off on CPU, see docs)",
+    ),
+]
 Devices = Annotated[
     int | None,
     typer.Option(help=_help("Devices (processes) per run; > 1 trains with DDP.", "devices")),

@@ -40,6 +40,7 @@ def train_command(
     max_clips_per_gif: opt.MaxClipsPerGif = None,
     augment: opt.Augment = None,
     channels_last: opt.ChannelsLast = None,
+    compile: opt.Compile = None,
     test_fraction: float | None = typer.Option(
         None, help="Per-class fraction of GIFs for test. (default: 0.2)"
     ),

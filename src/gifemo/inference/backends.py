@@ -58,6 +58,9 @@ class TorchBackend:
             autocast; probabilities stay float32.
         channels_last: convert the weights to the model's channels-last memory format
             (``None``: where that is faster, see :func:`gifemo.hardware.resolve_compute`).
+        compile: ``torch.compile`` the model (``None``: auto, see
+            :func:`gifemo.models.compilation.resolve_compile`); the first batch of each batch
+            size compiles.
 
     The backend owns ``trained.model``: moving it to ``device`` and converting its memory format
     happen in place (pass a copy to keep the original as it is).
@@ -70,10 +73,12 @@ class TorchBackend:
         device: str = "cpu",
         precision: str = "auto",
         channels_last: bool | None = None,
+        compile: bool | None = None,
     ):
         import torch
 
         from gifemo.inference.frames_model import FramesToProbabilities
+        from gifemo.models.compilation import compile_model, resolve_compile
 
         self.device = torch.device(device)
         self.compute = resolve_compute(precision, channels_last, device=self.device.type)
@@ -91,6 +96,9 @@ class TorchBackend:
         self.module = (
             FramesToProbabilities(model, self.preprocess, self.precision).to(self.device).eval()
         )
+        self.compiled, _ = resolve_compile(compile, self.device.type)
+        if self.compiled:
+            compile_model(model, training=False)
         self.info = PredictorInfo(
             name=trained.model_name,
             backend="torch",
