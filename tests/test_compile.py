@@ -7,11 +7,15 @@ takes tens of seconds on 2 cores, even for the tiny model.
 
 from __future__ import annotations
 
-import lightning.pytorch as pl
 import numpy as np
 import pytest
 from predict_helpers import tiny_trained_model, write_test_gif
-from training_helpers import one_torch_thread, tiny_config, tiny_dataset  # noqa: F401
+from training_helpers import (  # noqa: F401  (one_torch_thread: autouse fixture)
+    StepLosses,
+    one_torch_thread,
+    tiny_config,
+    tiny_dataset,
+)
 from typer.testing import CliRunner
 
 import gifemo
@@ -21,16 +25,6 @@ from gifemo.models.compilation import resolve_compile
 from gifemo.training.checkpoint import load_trained_model
 from gifemo.training.config import TrainConfig
 from gifemo.training.fit import resolve_config, train
-
-
-class StepLosses(pl.Callback):
-    """Every optimisation step's training loss, in order."""
-
-    def __init__(self) -> None:
-        self.losses: list[float] = []
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.losses.append(float(outputs["loss"]))
 
 
 def test_auto_is_off_and_an_explicit_choice_wins(monkeypatch):

@@ -41,6 +41,7 @@ def train_command(
     augment: opt.Augment = None,
     channels_last: opt.ChannelsLast = None,
     compile: opt.Compile = None,
+    device_transforms: opt.DeviceTransforms = None,
     test_fraction: float | None = typer.Option(
         None, help="Per-class fraction of GIFs for test. (default: 0.2)"
     ),

@@ -45,9 +45,12 @@ def resolve_compile(requested: bool | None, device: Any = "cpu") -> tuple[bool, 
 def compile_model(model, *, training: bool):
     """Compile ``model`` in place with inductor and return it.
 
-    Inference uses ``dynamic=False`` shapes per batch size (the last, smaller batch of a run
-    recompiles once); training marks nothing dynamic either: every step but an epoch's last
-    has the same batch size.
+    Shapes are static (``dynamic=False``): every batch but the last of an epoch or a predict
+    run has the same size, and the last recompiles once. For inference, inductor's
+    ``freezing`` folds the weights into the graph as constants (and, on the CPU, lets oneDNN
+    prepack them): measured 1.2x faster steady-state inference at 64 px on CPU where plain
+    compilation gained nothing; the weights must not change afterwards.
     """
-    model.compile(backend="inductor", dynamic=False)
+    options = None if training else {"freezing": True}
+    model.compile(backend="inductor", dynamic=False, options=options)
     return model

@@ -89,7 +89,12 @@ def resolve_config(config: TrainConfig) -> tuple[TrainConfig, str, ComputeChoice
     compiled, _ = resolve_compile(config.compile, device)
     return (
         config.replace(
-            precision=choice.precision, channels_last=choice.channels_last, compile=compiled
+            precision=choice.precision,
+            channels_last=choice.channels_last,
+            compile=compiled,
+            device_transforms=(
+                device == "cuda" if config.device_transforms is None else config.device_transforms
+            ),
         ),
         accelerator,
         choice,

@@ -103,6 +103,17 @@ class GifEmotionModule(pl.LightningModule):
     def num_classes(self) -> int:
         return len(self.spec.labels)
 
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """uint8 batches (``device_transforms``): normalise and augment here, on the device."""
+        if isinstance(batch, (tuple, list)) and len(batch) == 4 and batch[0].dtype == torch.uint8:
+            from gifemo.data.device_transforms import finish_batch
+
+            frames, target, gif_index, augmentation = batch
+            preprocess = self.spec.preprocess
+            clip = finish_batch(frames, augmentation, mean=preprocess.mean, std=preprocess.std)
+            return clip, target, gif_index
+        return batch
+
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
         """``(B, T, 3, S, S)`` normalised clips -> ``(B, num_classes)`` logits."""
         return self.model(clip)
