@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-fast lint demo install clean
+.PHONY: test test-fast lint demo install clean gpu-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -28,7 +28,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 # ruff under pyproject.toml's [tool.ruff] settings: lint rules, then formatting (checked, not applied).
-LINTED := src tests benchmarks
+LINTED := src tests benchmarks scripts
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
@@ -36,6 +36,14 @@ lint: $(STAMP)
 # Synthetic data -> ResNet-ConvGRU trained on the CPU -> report, predictions (~15 min on 2 cores).
 demo: $(STAMP)
 	$(BIN)/gifemo demo --out demo
+
+# One CUDA GPU, torch preinstalled, no internet: installs gifemo without dependencies (missing
+# ones from .whl/), then tests, trains and benchmarks on the GPU into gpu-check-report.md
+# (docs/gpu.md). Uses the machine's python, not the venv. DRY=1: the same steps on the CPU at
+# tiny sizes, nothing installed (what the test suite runs).
+GPU_PYTHON ?= python3
+gpu-check:
+	$(GPU_PYTHON) scripts/gpu_check.py $(if $(DRY),--dry) $(GPU_CHECK_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

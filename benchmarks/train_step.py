@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import statistics
 import time
 
@@ -41,12 +42,19 @@ def time_steps(
     steps: int,
     warmup: int,
     device: torch.device,
+    compile: bool = False,
+    stats: dict | None = None,
 ) -> float:
-    """Median seconds of one optimisation step."""
+    """Median seconds of one optimisation step (``stats["first_s"]``: the first step's, which
+    includes the compilation with ``compile``)."""
     torch.manual_seed(0)
     model = create_model(model_name, num_classes=7, clip_len=clip_len).to(device).train()
     if channels_last:
         model.to_channels_last()
+    if compile:
+        from gifemo.models.compilation import compile_model
+
+        compile_model(model, training=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=1e-4)
     clips = torch.randn(batch_size, clip_len, 3, size, size, device=device)
     target = torch.randint(0, 7, (batch_size,), device=device)
@@ -65,6 +73,8 @@ def time_steps(
         optimizer.step()
         if device.type == "cuda":
             torch.cuda.synchronize()
+        if i == 0 and stats is not None:
+            stats["first_s"] = time.perf_counter() - start
         if i >= warmup:
             times.append(time.perf_counter() - start)
     return statistics.median(times)
@@ -86,6 +96,15 @@ def main() -> None:
         "--threads", type=int, default=None, help="torch threads (default: torch's)"
     )
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument(
+        "--settings", default=None, help="comma-separated setting names (default: all four)"
+    )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="also time the auto setting compiled (torch.compile; compile time apart)",
+    )
+    parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -101,9 +120,12 @@ def main() -> None:
     print(f"{'size':>5}  {'setting':<28} {'s/step':>8}  {'clips/s':>8}  {'vs fp32':>7}")
     auto = resolve_compute("auto", None, device=device.type)
     picked = (auto.precision == "bf16-mixed", auto.channels_last)
+    wanted = set(args.settings.split(",")) if args.settings else None
+    settings = [row for row in SETTINGS if wanted is None or row[0] in wanted]
+    rows = []
     for size in (int(s) for s in args.sizes.split(",")):
         baseline = None
-        for name, bf16, channels_last in SETTINGS:
+        for name, bf16, channels_last in settings:
             seconds = time_steps(
                 args.model,
                 size=size,
@@ -122,6 +144,53 @@ def main() -> None:
                 + ("  <- auto" if (bf16, channels_last) == picked else ""),
                 flush=True,
             )
+            rows.append({"size": size, "setting": name, "s_per_step": seconds})
+        if args.compile:
+            stats: dict = {}
+            seconds = time_steps(
+                args.model,
+                size=size,
+                batch_size=args.batch_size,
+                clip_len=args.clip_len,
+                bf16=picked[0],
+                channels_last=picked[1],
+                steps=args.steps,
+                warmup=max(2, args.warmup),
+                device=device,
+                compile=True,
+                stats=stats,
+            )
+            auto_name = next(n for n, bf, cl in SETTINGS if (bf, cl) == picked)
+            eager = next(
+                (r["s_per_step"] for r in rows if (r["size"], r["setting"]) == (size, auto_name)),
+                baseline,
+            )
+            print(
+                f"{size:>5}  {'auto, compiled':<28} {seconds:>8.3f}  "
+                f"{args.batch_size / seconds:>8.1f}  {baseline / seconds:>6.2f}x  "
+                f"(first step, compiling: {stats['first_s']:.1f} s; break-even after "
+                f"{_break_even(stats['first_s'], eager, seconds)})",
+                flush=True,
+            )
+            rows.append(
+                {
+                    "size": size,
+                    "setting": "auto, compiled",
+                    "s_per_step": seconds,
+                    "compile_s": stats["first_s"],
+                }
+            )
+    if args.json:
+        best = max(args.batch_size / r["s_per_step"] for r in rows)
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump({"rows": rows, "best_clips_per_s": best}, handle)
+
+
+def _break_even(compile_s: float, eager_s: float, compiled_s: float) -> str:
+    """Steps after which compiling has paid for itself (or "never" when it is not faster)."""
+    if compiled_s >= eager_s:
+        return "never: not faster"
+    return f"{compile_s / (eager_s - compiled_s):.0f} steps"
 
 
 if __name__ == "__main__":

@@ -19,7 +19,14 @@ from typing import Any
 
 from data_helpers import make_tree, write_test_gif
 
-__all__ = ["local_server", "make_tree", "tiny_run", "tiny_trained_model", "write_test_gif"]
+__all__ = [
+    "local_server",
+    "make_tree",
+    "tiny_onnx",
+    "tiny_run",
+    "tiny_trained_model",
+    "write_test_gif",
+]
 
 _SESSION: dict[str, Any] = {}
 
@@ -100,6 +107,17 @@ def tiny_run(base: Path) -> Path:
         assert result.exit_code == 0, result.output
         _SESSION["run"] = run_dir
     return _SESSION["run"]
+
+
+def tiny_onnx(base: Path) -> Path:
+    """The float32 ONNX export of :func:`tiny_run`'s run (``gifemo export``); made once per
+    session (an export takes tens of seconds on 2 slow cores)."""
+    if "onnx" not in _SESSION:
+        from gifemo.inference.export import export_onnx
+
+        run_dir = tiny_run(base)
+        _SESSION["onnx"] = export_onnx(run_dir, base / "tiny-fp32.onnx").path
+    return _SESSION["onnx"]
 
 
 Route = Callable[[http.server.BaseHTTPRequestHandler], None]

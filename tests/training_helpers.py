@@ -159,6 +159,16 @@ def steps_per_epoch(config, world_size: int = 1) -> int:
     return math.ceil(per_rank / config.batch_size)
 
 
+class StepLosses(pl.Callback):
+    """Every optimisation step's training loss, in order (to compare two runs' curves)."""
+
+    def __init__(self) -> None:
+        self.losses: list[float] = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.losses.append(float(outputs["loss"]))
+
+
 class PauseAtStep(pl.Callback):
     """After optimizer step ``step``, write ``marker`` and wait there to be killed."""
 

@@ -12,7 +12,9 @@ from gifemo.cli import options as opt
 
 def export_command(
     run: Path = typer.Argument(
-        ..., metavar="RUN_DIR", help="Run directory or .ckpt checkpoint to export."
+        ...,
+        metavar="RUN_DIR",
+        help="Run directory or .ckpt checkpoint to export (with --int8 also a float32 .onnx).",
     ),
     onnx: Path = typer.Option(..., "--onnx", metavar="FILE", help="The .onnx file to write."),
     opset: int | None = typer.Option(
@@ -30,6 +32,18 @@ def export_command(
         True, "--check/--no-check", help="Compare onnxruntime with torch after export."
     ),
     calibration: opt.Calibration = True,
+    int8: bool = typer.Option(
+        False, "--int8", help="Static INT8 quantisation (ONNX Runtime QDQ, per-channel weights)."
+    ),
+    int8_data: Path | None = typer.Option(
+        None,
+        "--int8-data",
+        metavar="DATA",
+        help="--int8: GIF folder or manifest to calibrate on (default: the run's training GIFs).",
+    ),
+    int8_clips: int = typer.Option(
+        64, "--int8-clips", min=1, help="--int8: clips used for calibration."
+    ),
 ) -> None:
     """Export a trained model to ONNX, with its labels and preprocessing in the file's metadata."""
     from rich.console import Console
@@ -41,6 +55,19 @@ def export_command(
     err = Console(stderr=True, emoji=False, highlight=False, soft_wrap=True)
     if onnx.suffix.lower() != ".onnx":
         opt.fail(f"--onnx must name a .onnx file, got {onnx}")
+    if int8:
+        from gifemo.cli.export_int8 import export_int8_command
+
+        return export_int8_command(
+            run,
+            onnx,
+            which=which,
+            opset=opset,
+            calibration_data=int8_data,
+            clips=int8_clips,
+            calibrated=calibration,
+            err=err,
+        )
     with opt.exit_on_error():
         trained = load_trained_model(run, which=which, calibrated=calibration)
     with (

@@ -164,6 +164,21 @@ ChannelsLast = Annotated[
         help="Channels-last weights. (default: auto: on for CPUs and for GPUs in mixed precision)",
     ),
 ]
+Compile = Annotated[
+    bool | None,
+    typer.Option(
+        "--compile/--no-compile",
+        help="torch.compile (inductor) the model. (default: auto: off on CPU, see docs)",
+    ),
+]
+DeviceTransforms = Annotated[
+    bool | None,
+    typer.Option(
+        "--device-transforms/--no-device-transforms",
+        help="uint8 batches, normalised and augmented on the training device. "
+        "(default: auto: on for GPUs, off on the CPU)",
+    ),
+]
 Devices = Annotated[
     int | None,
     typer.Option(help=_help("Devices (processes) per run; > 1 trains with DDP.", "devices")),

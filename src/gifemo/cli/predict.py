@@ -143,6 +143,7 @@ def predict_command(
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N."),
     precision: opt.RunPrecision = "auto",
     channels_last: opt.ChannelsLast = None,
+    compile: opt.Compile = None,
     threads: int | None = typer.Option(
         None, "--threads", min=1, help="Intra-op threads (torch and onnxruntime)."
     ),
@@ -180,6 +181,7 @@ def predict_command(
             device=device,
             precision=precision,
             channels_last=channels_last,
+            compile=compile,
             num_threads=threads,
             calibrated=calibration,
             batch_size=batch_size,

@@ -41,6 +41,8 @@ def train_command(
     max_clips_per_gif: opt.MaxClipsPerGif = None,
     augment: opt.Augment = None,
     channels_last: opt.ChannelsLast = None,
+    compile: opt.Compile = None,
+    device_transforms: opt.DeviceTransforms = None,
     test_fraction: float | None = typer.Option(
         None, help="Per-class fraction of GIFs for test. (default: 0.2)"
     ),

@@ -46,6 +46,9 @@ class GifDataModule(pl.LightningDataModule):
         labels: the label set (default: inferred, see
             :func:`~gifemo.data.sources.default_label_set`).
         progress: show a progress bar while building the cache.
+        device_transforms: batches of uint8 frames, normalised and augmented on the training
+            device (:mod:`gifemo.data.device_transforms`); None or False: on the CPU, as floats.
+        pin_memory: page-locked batches (fast, asynchronous copies to a GPU).
     """
 
     def __init__(
@@ -68,6 +71,8 @@ class GifDataModule(pl.LightningDataModule):
         save_split: str | Path | None = None,
         labels: list[str] | tuple[str, ...] | None = None,
         progress: bool = True,
+        device_transforms: bool | None = False,
+        pin_memory: bool = False,
     ) -> None:
         super().__init__()
         self.data = Path(data)
@@ -85,6 +90,8 @@ class GifDataModule(pl.LightningDataModule):
         self.save_split = Path(save_split) if save_split is not None else None
         self._labels_arg = tuple(labels) if labels is not None else None
         self.progress = progress
+        self.device_transforms = bool(device_transforms)
+        self.pin_memory = pin_memory
         self.dataset: GifDataset | None = None
         self.cache: FrameCache | None = None
         self.split: Split | None = None
@@ -147,7 +154,12 @@ class GifDataModule(pl.LightningDataModule):
         if not ids["train"]:
             raise ValueError(f"{self.data}: no decodable GIF in the training split")
 
-        common = dict(preprocess=self.preprocess, seed=self.seed, **self.clip_options)
+        common = dict(
+            preprocess=self.preprocess,
+            seed=self.seed,
+            device_transforms=self.device_transforms,
+            **self.clip_options,
+        )
         self.datasets["train"] = ClipDataset(
             self.cache,
             ids["train"],
@@ -175,6 +187,9 @@ class GifDataModule(pl.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return self._loader(self.datasets["test"])
 
+    def _pin_memory(self) -> bool:
+        return self.pin_memory
+
     def _loader(self, dataset: ClipDataset, sampler: EpochSampler | None = None) -> DataLoader:
         return DataLoader(
             dataset,
@@ -183,5 +198,6 @@ class GifDataModule(pl.LightningDataModule):
             shuffle=False,
             num_workers=self.workers,
             persistent_workers=self.workers > 0,
+            pin_memory=self._pin_memory(),
             drop_last=False,
         )

@@ -13,6 +13,10 @@ with the model's mean/std (:func:`gifemo.preprocess.normalize_clip`), ``label`` 
   :class:`EpochSampler` yields, so it also reaches persistent DataLoader workers).
 * Augmentation (training only): a random resized crop and a horizontal flip drawn once per clip
   and applied to all its frames, seeded per item so that runs repeat whatever the worker count.
+* ``device_transforms=True``: items are ``(frames, label, gif_index, augmentation)`` with the
+  frames left as ``(T, S, S, 3) uint8`` and the augmentation drawn but not applied (a ``(5,)``
+  tensor); :func:`gifemo.data.device_transforms.finish_batch` normalises and augments the batch
+  on the training device, with the same numbers.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from torch.utils.data import Dataset, Sampler
 
 from gifemo.data.cache import FrameCache
 from gifemo.data.clips import count_clips, gif_seed, make_clips, sample_clips
+from gifemo.data.device_transforms import NO_AUGMENTATION, augmentation_seed, draw_augmentation
 from gifemo.preprocess import PreprocessConfig, normalize_clip
 
 #: RandomResizedCrop area range: mild, because a face cropped to a corner loses its emotion.
@@ -58,6 +63,8 @@ class ClipDataset(Dataset):
         max_clips_per_gif: training only; cap on the clips a GIF gives per epoch (None: all).
         augment: training only; random resized crop + horizontal flip, same for every frame.
         seed: run seed for clip sampling, padding and augmentation.
+        device_transforms: yield uint8 frames and the drawn augmentation instead of normalised,
+            augmented clips (see the module docstring).
     """
 
     def __init__(
@@ -72,6 +79,7 @@ class ClipDataset(Dataset):
         max_clips_per_gif: int | None = None,
         augment: bool = False,
         seed: int = 0,
+        device_transforms: bool = False,
     ) -> None:
         preprocess = preprocess or PreprocessConfig(size=cache.size)
         if preprocess.size != cache.size:
@@ -93,6 +101,7 @@ class ClipDataset(Dataset):
         self.min_remainder = min_remainder
         self.max_clips_per_gif = max_clips_per_gif if train else None
         self.seed = seed
+        self.device_transforms = device_transforms
         self.epoch = 0
         self.augment = clip_augmentation(preprocess.size) if (augment and train) else None
         # (gif_id, slot): slot numbers a GIF's clips; which clip a slot holds depends on the mode.
@@ -145,10 +154,20 @@ class ClipDataset(Dataset):
         frame_ids = self.clip_indices(gif_id, epoch)[slot]
         # Fancy indexing copies the few frames needed out of the memmap, which is then released.
         frames = np.ascontiguousarray(self.cache.frames(gif_id)[frame_ids])
+        label = self.cache.gifs[gif_id].label_index
+        if self.device_transforms:
+            drawn = (
+                draw_augmentation(
+                    self.augment, self.preprocess.size, augmentation_seed(self.seed, epoch, index)
+                )
+                if self.augment is not None
+                else torch.tensor(NO_AUGMENTATION)
+            )
+            return torch.from_numpy(frames), label, gif_id, drawn
         clip = normalize_clip(frames, self.preprocess.mean, self.preprocess.std)
         if self.augment is not None:
             clip = self._augment(clip, index, epoch)
-        return clip, self.cache.gifs[gif_id].label_index, gif_id
+        return clip, label, gif_id
 
     def _augment(self, clip: torch.Tensor, index: int, epoch: int) -> torch.Tensor:
         from torchvision import tv_tensors
@@ -157,9 +176,7 @@ class ClipDataset(Dataset):
         # normalising equals augmenting the raw frames. A private seed per item keeps the draw
         # independent of how items are spread over DataLoader workers.
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(
-                int(np.random.SeedSequence((self.seed, epoch, index)).generate_state(1)[0])
-            )
+            torch.manual_seed(augmentation_seed(self.seed, epoch, index))
             return self.augment(tv_tensors.Video(clip)).as_subclass(torch.Tensor)
 
 

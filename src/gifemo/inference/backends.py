@@ -67,6 +67,9 @@ class TorchBackend:
             autocast; probabilities stay float32.
         channels_last: convert the weights to the model's channels-last memory format
             (``None``: where that is faster, see :func:`gifemo.hardware.resolve_compute`).
+        compile: ``torch.compile`` the model (``None``: auto, see
+            :func:`gifemo.models.compilation.resolve_compile`); the first batch of each batch
+            size compiles.
 
     The backend owns ``trained.model``: moving it to ``device`` and converting its memory format
     happen in place (pass a copy to keep the original as it is).
@@ -79,10 +82,12 @@ class TorchBackend:
         device: str = "cpu",
         precision: str = "auto",
         channels_last: bool | None = None,
+        compile: bool | None = None,
     ):
         import torch
 
         from gifemo.inference.frames_model import FramesToProbabilities
+        from gifemo.models.compilation import compile_model, resolve_compile
 
         self.device = torch.device(device)
         self.compute = resolve_compute(precision, channels_last, device=self.device.type)
@@ -104,6 +109,9 @@ class TorchBackend:
             .to(self.device)
             .eval()
         )
+        self.compiled, _ = resolve_compile(compile, self.device.type)
+        if self.compiled:
+            compile_model(model, training=False)
         self.info = PredictorInfo(
             name=trained.model_name,
             backend="torch",
@@ -170,13 +178,14 @@ class OnnxBackend:
         self.reliability = meta["reliability"] if calibrated else None
         # Raw probabilities of a calibrated graph: the softmax of its untouched logits output.
         self._raw = not calibrated and meta["temperature"] != 1.0
-        self.precision = "32"
+        # "32", or "int8" for a file of gifemo.inference.quantize.export_int8.
+        self.precision = meta["precision"]
         self._input = self.session.get_inputs()[0].name
         self.info = PredictorInfo(
             name=meta["model_name"],
             backend="onnxruntime",
             path=str(self.path),
-            precision="32",
+            precision=self.precision,
             size=self.preprocess.size,
             clip_len=self.preprocess.clip_len,
             temperature=self.temperature,
@@ -258,6 +267,7 @@ def read_onnx_metadata(props: dict[str, str], path: Path) -> dict[str, Any]:
             "temperature": float(json.loads(props.get(META_PREFIX + "temperature", "1"))),
             "calibration": json.loads(props.get(META_PREFIX + "calibration", "null")),
             "reliability": json.loads(props.get(META_PREFIX + "reliability", "null")),
+            "precision": props.get(META_PREFIX + "precision", "32"),
         }
     except KeyError as error:
         raise ValueError(

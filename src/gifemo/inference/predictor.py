@@ -369,6 +369,7 @@ def load(
     device: str = "cpu",
     precision: str = "auto",
     channels_last: bool | None = None,
+    compile: bool | None = None,
     backend: str | None = None,
     num_threads: int | None = None,
     which: str = "auto",
@@ -387,6 +388,7 @@ def load(
             ``"bf16-mixed"`` (also ``"bf16"``) or ``"16-mixed"`` (CUDA). ONNX models run the
             float32 graph they hold (``"auto"`` or ``"32"``).
         channels_last: torch backend: channels-last weights (``None``: where faster).
+        compile: torch backend: ``torch.compile`` the model (``None``: auto, off on CPU).
         backend: ``"torch"`` or ``"onnxruntime"``; default: ``"onnxruntime"`` for ``.onnx`` files,
             ``"torch"`` otherwise.
         num_threads: onnxruntime's intra-op threads (torch: use ``torch.set_num_threads``).
@@ -411,8 +413,8 @@ def load(
                 "the onnxruntime backend runs the exported float32 graph; use precision='32' or "
                 "'auto'"
             )
-        if channels_last:
-            raise ValueError("channels_last applies to the torch backend only")
+        if channels_last or compile:
+            raise ValueError("channels_last and compile apply to the torch backend only")
         runner: Backend = OnnxBackend(
             model, device=device, num_threads=num_threads, calibrated=calibrated
         )
@@ -428,7 +430,7 @@ def load(
 
             model = dataclasses.replace(model, temperature=1.0)
         runner = TorchBackend(
-            model, device=device, precision=precision, channels_last=channels_last
+            model, device=device, precision=precision, channels_last=channels_last, compile=compile
         )
     else:
         raise ValueError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")

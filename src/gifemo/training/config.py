@@ -24,7 +24,15 @@ ACCELERATORS: tuple[str, ...] = ("cpu", "gpu", "auto")
 #: precision and memory format change rounding, not the model, so a run started on one machine
 #: can go on at the speed of another's).
 RESUMABLE_OVERRIDES: frozenset[str] = frozenset(
-    {"epochs", "workers", "precision", "channels_last", "val_every"}
+    {
+        "epochs",
+        "workers",
+        "precision",
+        "channels_last",
+        "val_every",
+        "compile",
+        "device_transforms",
+    }
 )
 
 #: The fields the data pipeline reads: keyword arguments of the same name of
@@ -40,6 +48,7 @@ DATA_FIELDS: tuple[str, ...] = (
     "max_clips_per_gif",
     "augment",
     "cache_dir",
+    "device_transforms",
 )
 
 
@@ -85,6 +94,12 @@ class TrainConfig:
     val_every: int = 1
     cache_dir: str | None = None
     tensorboard: bool = False
+    #: torch.compile (inductor) the model: True, False or None (auto, see
+    #: gifemo.models.compilation.resolve_compile); config.yaml holds the resolved value.
+    compile: bool | None = None
+    #: uint8 batches normalised and augmented on the training device: True, False or None
+    #: (auto: on for GPUs, off on the CPU); the same numbers either way.
+    device_transforms: bool | None = None
 
     def __post_init__(self) -> None:
         # Absolute paths, so that a run dir can be evaluated or resumed from any directory.

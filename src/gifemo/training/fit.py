@@ -97,12 +97,21 @@ def resolve_config(config: TrainConfig) -> tuple[TrainConfig, str, ComputeChoice
     """``config`` with ``precision``/``channels_last`` resolved for the machine that trains it,
     the accelerator, and the choice made (with its reason). Raises ``ValueError`` for a setting
     the machine cannot run (``16-mixed`` without CUDA)."""
+    from gifemo.models.compilation import resolve_compile
+
     accelerator = resolve_accelerator(config)
-    choice = resolve_compute(
-        config.precision, config.channels_last, device="cuda" if accelerator == "gpu" else "cpu"
-    )
+    device = "cuda" if accelerator == "gpu" else "cpu"
+    choice = resolve_compute(config.precision, config.channels_last, device=device)
+    compiled, _ = resolve_compile(config.compile, device)
     return (
-        config.replace(precision=choice.precision, channels_last=choice.channels_last),
+        config.replace(
+            precision=choice.precision,
+            channels_last=choice.channels_last,
+            compile=compiled,
+            device_transforms=(
+                device == "cuda" if config.device_transforms is None else config.device_transforms
+            ),
+        ),
         accelerator,
         choice,
     )
@@ -244,8 +253,11 @@ def train(
     rank = launch_rank(config.devices)
     if rank == 0:
         check_run_dir(run_dir, resume=resume)
+        compiled = ", compiled (torch.compile)" if config.compile else ""
         print(
-            f"gifemo: training on {accelerator}, {choice.describe()}", file=sys.stderr, flush=True
+            f"gifemo: training on {accelerator}, {choice.describe()}{compiled}",
+            file=sys.stderr,
+            flush=True,
         )
     if accelerator == "gpu":
         torch.set_float32_matmul_precision("high")
@@ -275,6 +287,7 @@ def train(
         # A resumed run takes every weight from its checkpoint.
         pretrained=None if resume else config.pretrained,
         channels_last=config.channels_last,
+        compile=config.compile,
         seed=config.seed,
         run_config=config.to_dict(),
         compute=choice.to_dict(),

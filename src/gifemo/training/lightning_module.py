@@ -50,6 +50,7 @@ class GifEmotionModule(pl.LightningModule):
             overwrites them anyway).
         channels_last: store the model's weights channels-last (faster convolutions with
             oneDNN on CPU and tensor cores on GPU).
+        compile: ``torch.compile`` the model in place (inductor; state dict keys unchanged).
         seed: run seed (per-step reseeding, see the module docstring).
         run_config: the run's :class:`~gifemo.training.config.TrainConfig` as a dict, stored in
             every checkpoint's metadata.
@@ -68,6 +69,7 @@ class GifEmotionModule(pl.LightningModule):
         weight_decay: float = 1e-4,
         pretrained: str | None = None,
         channels_last: bool = True,
+        compile: bool = False,
         seed: int = 0,
         run_config: dict[str, Any] | None = None,
         compute: dict[str, Any] | None = None,
@@ -88,6 +90,10 @@ class GifEmotionModule(pl.LightningModule):
         )
         if channels_last:
             self.model.to_channels_last()
+        if compile:
+            from gifemo.models.compilation import compile_model
+
+            compile_model(self.model, training=True)
         num_classes = len(labels)
         self.train_loss = MeanMetric()
         self.train_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
@@ -96,6 +102,17 @@ class GifEmotionModule(pl.LightningModule):
     @property
     def num_classes(self) -> int:
         return len(self.spec.labels)
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """uint8 batches (``device_transforms``): normalise and augment here, on the device."""
+        if isinstance(batch, (tuple, list)) and len(batch) == 4 and batch[0].dtype == torch.uint8:
+            from gifemo.data.device_transforms import finish_batch
+
+            frames, target, gif_index, augmentation = batch
+            preprocess = self.spec.preprocess
+            clip = finish_batch(frames, augmentation, mean=preprocess.mean, std=preprocess.std)
+            return clip, target, gif_index
+        return batch
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
         """``(B, T, 3, S, S)`` normalised clips -> ``(B, num_classes)`` logits."""

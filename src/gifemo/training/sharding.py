@@ -87,6 +87,13 @@ class TrainingDataModule(GifDataModule):
         sampler.set_epoch(self._next_epoch)
         return self._loader(dataset, sampler=sampler)
 
+    def _pin_memory(self) -> bool:
+        # Pinned (page-locked) batches make the host-to-GPU copies asynchronous
+        # (Lightning moves batches with non_blocking=True).
+        trainer = self.trainer
+        on_cuda = trainer is not None and trainer.strategy.root_device.type == "cuda"
+        return self.pin_memory or on_cuda
+
     def val_dataloader(self) -> DataLoader:
         rank, world = self._rank()
         dataset = self.datasets["val"]

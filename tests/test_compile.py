@@ -1,0 +1,98 @@
+"""``--compile``: torch.compile (inductor) for training and prediction, off by default on CPU.
+
+A compiled run must follow the eager run's loss curve on a fixed seed, and a compiled predictor
+must give the eager predictor's probabilities. The two tests that compile are slow: inductor
+takes tens of seconds on 2 cores, even for the tiny model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from predict_helpers import tiny_trained_model, write_test_gif
+from training_helpers import (  # noqa: F401  (one_torch_thread: autouse fixture)
+    StepLosses,
+    one_torch_thread,
+    tiny_config,
+    tiny_dataset,
+)
+from typer.testing import CliRunner
+
+import gifemo
+from gifemo.cli import app
+from gifemo.models import compilation
+from gifemo.models.compilation import resolve_compile
+from gifemo.training.checkpoint import load_trained_model
+from gifemo.training.config import TrainConfig
+from gifemo.training.fit import resolve_config, train
+
+
+def test_auto_is_off_and_an_explicit_choice_wins(monkeypatch):
+    assert resolve_compile(None, "cpu")[0] is False
+    assert resolve_compile(None, "cuda:0")[0] is False
+    assert resolve_compile(True, "cpu") == (True, "as asked")
+    assert resolve_compile(False, "cuda")[0] is False
+    monkeypatch.setattr(compilation.shutil, "which", lambda name: None)
+    with pytest.raises(ValueError, match="needs a C\\+\\+ compiler"):
+        resolve_compile(True, "cpu")
+    assert resolve_compile(True, "cuda")[0] is True  # triton, no host compiler
+
+
+def test_the_run_config_holds_the_resolved_choice(tmp_path):
+    auto = TrainConfig(data=str(tmp_path), accelerator="cpu")
+    assert auto.compile is None
+    assert resolve_config(auto)[0].compile is False
+    assert resolve_config(auto.replace(compile=True))[0].compile is True
+    saved = TrainConfig.load(auto.replace(compile=True).save(tmp_path / "config.yaml"))
+    assert saved.compile is True
+    # Compiling changes speed, not what is computed: a run may resume with or without it.
+    assert saved.resume_with({"compile": False}).compile is False
+
+
+def test_cli_flags_reach_the_config(tmp_path):
+    from gifemo.cli.options import train_config_from_options
+
+    config, _ = train_config_from_options(
+        {"data": tmp_path, "out": tmp_path / "run", "resume": None, "compile": True}
+    )
+    assert config.compile is True
+    for command in ("train", "predict"):
+        result = CliRunner().invoke(app, [command, "--help"])
+        assert "--compile" in result.output and "--no-compile" in result.output
+
+
+@pytest.mark.slow
+def test_compiled_training_follows_the_eager_loss_curve(tmp_path_factory):
+    base = tmp_path_factory.getbasetemp()
+    data = tiny_dataset(base / "synth")
+    curves, runs = {}, {}
+    for compiled in (False, True):
+        config = tiny_config(data, base / "cache", epochs=2, val_every=2, compile=compiled)
+        runs[compiled] = tmp_path_factory.mktemp("compile") / "run"
+        losses = StepLosses()
+        result = train(config, runs[compiled], callbacks=[losses], progress=False)
+        assert result.config.compile is compiled
+        curves[compiled] = np.array(losses.losses)
+    eager, compiled = curves[False], curves[True]
+    assert len(eager) == len(compiled) >= 4
+    assert eager[-1] < eager[0]  # it trains at all
+    # Same seed, same data, same steps: only the kernels' float rounding differs.
+    np.testing.assert_allclose(compiled, eager, rtol=2e-3, atol=1e-4)
+    # Compiling in place keeps the state dict: the checkpoint loads like any other.
+    trained = load_trained_model(runs[True])
+    assert not any("_orig_mod" in key for key in trained.model.state_dict())
+    assert trained.metadata["config"]["compile"] is True
+
+
+@pytest.mark.slow
+def test_compiled_predictor_matches_eager(tmp_path):
+    gifs = [write_test_gif(tmp_path / f"g{n}.gif", n, seed=n, size=(30, 22)) for n in (5, 9)]
+    eager = gifemo.load(tiny_trained_model(), precision="32", compile=False)
+    fast = gifemo.load(tiny_trained_model(), precision="32", compile=True)
+    assert fast.backend.compiled and not eager.backend.compiled
+    for gif in gifs:
+        a, b = eager.predict(gif), fast.predict(gif)
+        assert a.top_label == b.top_label
+        assert max(abs(a.intensities[k] - b.intensities[k]) for k in a.labels) < 1e-5
+    with pytest.raises(ValueError, match="torch backend only"):
+        gifemo.load(tmp_path / "m.onnx", compile=True)
