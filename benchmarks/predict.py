@@ -12,8 +12,7 @@ For each backend, on the same GIFs in one process (ONNX rows on the CPU only):
   peak measured in the same run (``benchmarks/peak.py``).
 
 The INT8 model is calibrated on the benchmark's own GIFs (``export_int8(calibration_data=...)``);
-the
-compiled row's first batch (the compilation) is timed apart.
+the compiled row's first batch (the compilation) is timed apart.
 
 A "decode only" row gives the share of the time spent before the model. The model is the
 paper's ResNet-ConvGRU (untrained weights unless ``--model`` names a run: speed does not depend
