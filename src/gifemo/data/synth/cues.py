@@ -48,34 +48,34 @@ CUE_TABLE: dict[str, dict[str, tuple[float, ...]]] = {
     },
     # The head's colour washes towards a tint as the expression rises.
     "tint": {
-        "red": (0.02, 0.06, 0.06, 0.01, 0.45, 0.04, 0.03),
-        "green": (0.01, 0.0, 0.02, 0.04, 0.03, 0.40, 0.06),
-        "blue": (0.01, 0.0, 0.06, 0.10, 0.0, 0.06, 0.35),
+        "red": (0.02, 0.05, 0.05, 0.01, 0.35, 0.03, 0.03),
+        "green": (0.01, 0.0, 0.02, 0.03, 0.02, 0.30, 0.05),
+        "blue": (0.01, 0.0, 0.05, 0.07, 0.0, 0.05, 0.28),
     },
     "tears": {
-        "drop": (0.05, 0.06, 0.03, 0.30, 0.03, 0.05, 0.10),  # drops rolling down a cheek
-        "stream": (0.04, 0.02, 0.01, 0.22, 0.02, 0.02, 0.04),  # rivers down the face
-        "spray": (0.20, 0.03, 0.01, 0.08, 0.02, 0.02, 0.03),  # drops flying off sideways
+        "drop": (0.04, 0.05, 0.03, 0.22, 0.03, 0.04, 0.08),  # drops rolling down a cheek
+        "stream": (0.03, 0.02, 0.01, 0.15, 0.02, 0.02, 0.03),  # rivers down the face
+        "spray": (0.15, 0.02, 0.01, 0.06, 0.02, 0.02, 0.02),  # drops flying off sideways
     },
     "motion": {
         "shake": (0.04, 0.04, 0.06, 0.06, 0.22, 0.12, 0.12),  # side to side
         "tremble": (0.02, 0.01, 0.06, 0.08, 0.12, 0.04, 0.30),  # fast jitter
         "bounce": (0.35, 0.22, 0.25, 0.04, 0.08, 0.04, 0.04),  # hops with squash and stretch
     },
-    "sweat": {"drop": (0.08, 0.02, 0.10, 0.12, 0.03, 0.08, 0.35)},
-    "steam": {"puffs": (0.02, 0.04, 0.02, 0.05, 0.35, 0.08, 0.02)},  # snorting or sighing
-    "blush": {"cheeks": (0.12, 0.5, 0.15, 0.05, 0.02, 0.08, 0.04)},
-    "hearts": {"floating": (0.05, 0.35, 0.02, 0.0, 0.0, 0.0, 0.0)},
+    "sweat": {"drop": (0.06, 0.02, 0.07, 0.08, 0.03, 0.06, 0.25)},
+    "steam": {"puffs": (0.02, 0.04, 0.02, 0.04, 0.25, 0.06, 0.02)},  # snorting or sighing
+    "blush": {"cheeks": (0.10, 0.45, 0.12, 0.04, 0.02, 0.06, 0.03)},
+    "hearts": {"floating": (0.04, 0.30, 0.02, 0.0, 0.0, 0.0, 0.0)},
     "hands": {
         "cheeks": (0.0, 0.0, 0.06, 0.03, 0.0, 0.02, 0.12),  # pressed to the cheeks, screaming
         "mouth": (0.05, 0.02, 0.06, 0.0, 0.0, 0.03, 0.03),  # over the mouth: giggle, gasp, nausea
         "hug": (0.04, 0.08, 0.0, 0.0, 0.0, 0.0, 0.0),  # open hands in front
     },
     "symbol": {
-        "vein": (0.0, 0.0, 0.02, 0.0, 0.25, 0.05, 0.0),  # the manga anger mark
-        "gloom": (0.0, 0.0, 0.03, 0.15, 0.02, 0.08, 0.20),  # vertical lines on the forehead
-        "sparkles": (0.12, 0.15, 0.08, 0.0, 0.0, 0.0, 0.0),
-        "shock": (0.03, 0.0, 0.25, 0.02, 0.05, 0.03, 0.12),  # lines bursting from the head
+        "vein": (0.0, 0.0, 0.01, 0.0, 0.12, 0.03, 0.0),  # the manga anger mark
+        "gloom": (0.0, 0.0, 0.02, 0.07, 0.01, 0.04, 0.10),  # vertical lines on the forehead
+        "sparkles": (0.06, 0.08, 0.04, 0.0, 0.0, 0.0, 0.0),
+        "shock": (0.02, 0.0, 0.12, 0.01, 0.03, 0.02, 0.06),  # lines bursting from the head
     },
 }
 

@@ -36,9 +36,11 @@ from gifemo.data.synth.timeline import smoothstep
 #: Emoji are usually cut out (a transparent background, which decoders flatten to white, or
 #: to a flat colour), sometimes pasted onto the same textured backgrounds as the human style.
 EMOJI_BACKGROUNDS: tuple[str, ...] = ("white", "plain", "dark", *BACKGROUNDS)
-EMOJI_BACKGROUND_P: tuple[float, ...] = (0.45, 0.2, 0.05) + (0.3 / len(BACKGROUNDS),) * len(
+EMOJI_BACKGROUND_P: tuple[float, ...] = (0.5, 0.2, 0.05) + (0.25 / len(BACKGROUNDS),) * len(
     BACKGROUNDS
 )
+#: Emoji exaggerate: their features move this much further than a face's for the same AUs.
+EXAGGERATION = 1.3
 
 _YELLOWS = np.array(
     [(255, 204, 77), (255, 214, 51), (253, 197, 30), (255, 222, 110), (247, 185, 40)], float
@@ -324,7 +326,8 @@ class EmojiPainter:
 
     def __call__(self, img: Image.Image, draw: ImageDraw.ImageDraw, k: int) -> Placement:
         spec, track, face, canvas = self.spec, self.track, self.face, self.canvas
-        c = au_controls({au: float(v[k]) for au, v in track.aus.items()})
+        c = au_controls({au: EXAGGERATION * float(v[k]) for au, v in track.aus.items()})
+        c["eye_close"] = min(c["eye_close"] / EXAGGERATION, 1.0)  # a blink is a blink
         c["speech"] = float(track.speech[k])
         pose, place = track.pose, spec.placement
         ox, oy = track.camera[k]

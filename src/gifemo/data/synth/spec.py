@@ -398,7 +398,7 @@ def _emoji_spec(label: str, seed: int, size: int, d: float) -> GifSpec:
         background=str(rng.choice(EMOJI_BACKGROUNDS, p=p_bg / p_bg.sum())),
         lighting={k_: float(v) for k_, v in lighting.items()},
         noise=float(rng.uniform(0, _lerp(1.5, 6, d))) if rng.random() < 0.3 else 0.0,
-        blur=float(rng.uniform(0.35, 0.8)) if rng.random() < _lerp(0.1, 0.3, d) else None,
+        blur=float(rng.uniform(0.35, 0.8)) if rng.random() < _lerp(0.05, 0.25, d) else None,
         caption=caption,
         second_face=None,
         blush=float(blush),
