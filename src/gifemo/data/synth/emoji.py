@@ -39,6 +39,8 @@ EMOJI_BACKGROUNDS: tuple[str, ...] = ("white", "plain", "dark", *BACKGROUNDS)
 EMOJI_BACKGROUND_P: tuple[float, ...] = (0.5, 0.2, 0.05) + (0.25 / len(BACKGROUNDS),) * len(
     BACKGROUNDS
 )
+#: Tint levels the head's shading is cached at (a tint follows the expression smoothly).
+_TINT_STEPS = 24
 #: Emoji exaggerate: their features move this much further than a face's for the same AUs.
 EXAGGERATION = 1.3
 
@@ -298,6 +300,12 @@ class EmojiPainter:
         self.cues: dict = spec.cues
         face = self.face
         self.outline = head_outline(1.0, face.aspect, face.aspect * face.chin, face.squircle)
+        radius = spec.placement["half_width"] * canvas
+        self._nominal = (
+            max(2, round(2 * radius)),
+            max(2, round((1 + face.chin) * face.aspect * radius)),
+        )
+        self._patches: dict[int, Image.Image] = {}
         t, e = track.t, track.envelope
         n = len(t)
         self.dx, self.dy, self.sy = np.zeros(n), np.zeros(n), np.ones(n)
@@ -390,7 +398,7 @@ class EmojiPainter:
         if face.shading == "flat" and not face.gloss and tint_level < 0.01:
             draw.polygon(poly.ravel().tolist(), fill=face.base)
         else:
-            self._shaded(img, fr, poly, tint_level)
+            self._shaded(img, poly, tint_level)
         if face.outline is not None:
             closed = np.concatenate([poly, poly[:1]]).ravel().tolist()
             draw.line(closed, fill=face.outline, width=fr.px(face.outline_w), joint="curve")
@@ -399,22 +407,30 @@ class EmojiPainter:
         mid = {"full": 1.0, "top": 0.3, "bottom": 0.5}[self.tint[2]]
         return mix(face.base, self.tint[0], tint_level * mid)
 
-    def _shaded(self, img: Image.Image, fr: FaceFrame, poly: np.ndarray, tint_level: float):
-        """Paint the head with its gradient, tint and highlight, pasted through its outline."""
-        face = self.face
-        w_img, h_img = img.size
-        x0, y0 = np.maximum(np.floor(poly.min(0)).astype(int), 0)
-        x1, y1 = np.minimum(np.ceil(poly.max(0)).astype(int) + 1, (w_img, h_img))
-        if x1 <= x0 or y1 <= y0:
-            return
-        mask = Image.new("L", (int(x1 - x0), int(y1 - y0)), 0)
+    def _shaded(self, img: Image.Image, poly: np.ndarray, tint_level: float) -> None:
+        """Paint the head with its gradient, tint and highlight, pasted through its outline.
+
+        The shading is rendered once per tint step at the head's nominal size and resized to
+        each frame's box: heads only move, scale and squash, and the light stays put on screen.
+        """
+        x0, y0 = np.floor(poly.min(0)).astype(int)
+        x1, y1 = np.ceil(poly.max(0)).astype(int) + 1
+        box = (int(x1 - x0), int(y1 - y0))
+        step = round(tint_level * _TINT_STEPS)
+        if step not in self._patches:
+            self._patches[step] = self._shading(step / _TINT_STEPS)
+        mask = Image.new("L", box, 0)
         ImageDraw.Draw(mask).polygon((poly - (x0, y0)).ravel().tolist(), fill=255)
-        # Light stays fixed on screen while the head rolls, so the field ignores the roll.
-        sx, sy = fr.squash
-        u = ((np.arange(x0, x1) + 0.5 - fr.at.cx) / (fr.at.scale * sx)).astype(np.float32)
-        v = ((np.arange(y0, y1) + 0.5 - fr.at.cy) / (fr.at.scale * sy * face.aspect)).astype(
-            np.float32
-        )
+        patch = self._patches[step].resize(box, Image.Resampling.BILINEAR)
+        img.paste(patch, (int(x0), int(y0)), mask)
+
+    def _shading(self, tint_level: float) -> Image.Image:
+        """The head's colours over its box, at the nominal size; ``u``, ``v`` run over
+        [-1, 1] and [-1, chin] (face units over the half-width and half-height)."""
+        face = self.face
+        width, height = self._nominal
+        u = (np.arange(width, dtype=np.float32) + 0.5) / width * 2 - 1
+        v = -1 + (np.arange(height, dtype=np.float32) + 0.5) / height * (1 + face.chin)
         u, v = u[None, :], v[:, None]
         lx, ly = face.light
         if face.shading == "radial":
@@ -423,10 +439,10 @@ class EmojiPainter:
         elif face.shading == "linear":
             t = np.clip((1 - (u * lx + v * ly)) / 2, 0.0, 1.0) ** 1.3 * face.shade
         else:
-            t = np.zeros((len(v), u.shape[1]), np.float32)
+            t = np.zeros((height, width), np.float32)
         base = np.array(face.base, np.float32)
         rgb = base + (np.array(face.rim, np.float32) - base) * t[..., None]
-        if tint_level > 0.01:
+        if tint_level > 0:
             colour, _, form = self.tint
             if form == "top":
                 m = smoothstep((0.4 - v) / 1.2)
@@ -438,8 +454,7 @@ class EmojiPainter:
         if face.gloss:
             spot = ((u - 0.5 * lx) / 0.38) ** 2 + ((v - 0.62 * ly) / 0.24) ** 2
             rgb += (255 - rgb) * (face.gloss * np.exp(-2.5 * spot))[..., None]
-        patch = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
-        img.paste(patch, (int(x0), int(y0)), mask)
+        return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
 
     def _blush(self, draw, fr: FaceFrame, skin: Colour, level: float) -> None:
         face = self.face

@@ -19,7 +19,7 @@ from gifemo.data.synth.spec import DEFAULT_DIFFICULTY
 from gifemo.data.synth.timeline import frame_times
 from gifemo.labels import PAPER_EMOTIONS
 
-_LABEL_WIDTH = 150
+_LABEL_WIDTH = 160
 _GAP = 4
 _APEX = (40, 200, 60)
 
@@ -59,15 +59,14 @@ def render_contact_sheet(
         y = _GAP + row * (size + _GAP)
         title = label if styles == ("human",) else f"{label} ({style})"
         draw.text((6, y + 4), title, fill=(0, 0, 0), font=font)
-        cues = " ".join(c["kind"] for c in gif.spec.cues.values())
-        draw.text(
-            (6, y + 24),
-            f"#{i}: {len(frames)} frames\n{gif.spec.delays_ms[0]} ms/frame\nAUs "
-            + "+".join(a[2:] for a in gif.spec.aus)
-            + (f"\n{cues}" if cues else ""),
-            fill=(90, 90, 90),
-            font=small,
-        )
+        lines = [
+            f"#{i}: {len(frames)} fr, {gif.spec.delays_ms[0]} ms",
+            "AUs " + "+".join(a[2:] for a in gif.spec.aus),
+        ]
+        # Cue names, wrapped to the label column (three at most fit beside a small row).
+        cues = [c["kind"] for c in gif.spec.cues.values()]
+        lines += [" ".join(cues[j : j + 3]) for j in range(0, min(len(cues), 6), 3)]
+        draw.multiline_text((6, y + 20), "\n".join(lines), fill=(90, 90, 90), font=small, spacing=1)
         strength = gif.spec.envelope(frame_times(gif.spec.delays_ms))
         picks = np.unique(np.linspace(0, len(frames) - 1, frames_per_gif).round().astype(int))
         for col, k in enumerate(picks):

@@ -325,6 +325,38 @@ def sample_spec(
         blush = rng.uniform(0.4, 1.0)
     hearts = int(rng.integers(1, 5)) if label == "like" and rng.random() < 0.3 else 0
     identity = sample_identity(rng)
+    return _assemble(
+        label,
+        seed,
+        size,
+        d,
+        ep,
+        identity=identity,
+        gesture=_gesture(rng, label),
+        placement=placement,
+        blink_rate=float(rng.uniform(0.15, 0.45)),
+        speech=float(rng.uniform(0.3, 0.8)) if rng.random() < _lerp(0.05, 0.35, d) else 0.0,
+        camera=camera,
+        background=str(rng.choice(BACKGROUNDS)),
+        lighting=lighting,
+        noise=float(rng.uniform(0, _lerp(2, 8, d))),
+        blur=float(rng.uniform(0.4, 0.8)) if rng.random() < _lerp(0.05, 0.25, d) else None,
+        caption=caption,
+        second_face=second_face,
+        blush=float(blush),
+        hearts=hearts,
+        encoder=_encoder(rng, d),
+    )
+
+
+def _assemble(label: str, seed: int, size: int, d: float, ep: _Episode, **choices) -> GifSpec:
+    """A ``GifSpec`` from the shared episode and a style's own choices.
+
+    The choices are evaluated by the caller in keyword order, which is the order the random
+    numbers are drawn in.
+    """
+    for name in ("placement", "camera", "lighting"):
+        choices[name] = {k: float(v) for k, v in choices[name].items()}
     return GifSpec(
         label=label,
         seed=int(seed),
@@ -336,22 +368,8 @@ def sample_spec(
         confuser=ep.confuser,
         envelope=ep.envelope,
         au_lag=ep.au_lag,
-        identity=identity,
-        gesture=_gesture(rng, label),
-        motion={k_: float(v) for k_, v in ep.motion.items()},
-        placement={k_: float(v) for k_, v in placement.items()},
-        blink_rate=float(rng.uniform(0.15, 0.45)),
-        speech=float(rng.uniform(0.3, 0.8)) if rng.random() < _lerp(0.05, 0.35, d) else 0.0,
-        camera={k_: float(v) for k_, v in camera.items()},
-        background=str(rng.choice(BACKGROUNDS)),
-        lighting={k_: float(v) for k_, v in lighting.items()},
-        noise=float(rng.uniform(0, _lerp(2, 8, d))),
-        blur=float(rng.uniform(0.4, 0.8)) if rng.random() < _lerp(0.05, 0.25, d) else None,
-        caption=caption,
-        second_face=second_face,
-        blush=float(blush),
-        hearts=hearts,
-        encoder=_encoder(rng, d),
+        motion={k: float(v) for k, v in ep.motion.items()},
+        **choices,
     )
 
 
@@ -377,26 +395,20 @@ def _emoji_spec(label: str, seed: int, size: int, d: float) -> GifSpec:
     hearts = 1 + int(rng.integers(0, 4)) if "hearts" in cues else 0
     face = sample_emoji_face(rng)
     p_bg = np.array(EMOJI_BACKGROUND_P)
-    return GifSpec(
-        label=label,
-        seed=int(seed),
-        size=int(size),
-        difficulty=d,
-        delays_ms=ep.delays,
-        aus=ep.aus,
-        leak=ep.leak,
-        confuser=ep.confuser,
-        envelope=ep.envelope,
-        au_lag=ep.au_lag,
+    return _assemble(
+        label,
+        seed,
+        size,
+        d,
+        ep,
         identity=face,
         gesture=_gesture(rng, label),
-        motion={k_: float(v) for k_, v in ep.motion.items()},
-        placement={k_: float(v) for k_, v in placement.items()},
+        placement=placement,
         blink_rate=float(rng.uniform(0.1, 0.4)),
         speech=float(rng.uniform(0.3, 0.8)) if rng.random() < _lerp(0.03, 0.15, d) else 0.0,
-        camera={k_: float(v) for k_, v in camera.items()},
+        camera=camera,
         background=str(rng.choice(EMOJI_BACKGROUNDS, p=p_bg / p_bg.sum())),
-        lighting={k_: float(v) for k_, v in lighting.items()},
+        lighting=lighting,
         noise=float(rng.uniform(0, _lerp(1.5, 6, d))) if rng.random() < 0.3 else 0.0,
         blur=float(rng.uniform(0.35, 0.8)) if rng.random() < _lerp(0.05, 0.25, d) else None,
         caption=caption,
