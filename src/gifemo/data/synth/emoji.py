@@ -266,8 +266,10 @@ def mouth_shape(face: EmojiFace, c: dict[str, float], extra_open: float, grimace
     )
     width = max(width, 0.06)
     s = _MOUTH_S
-    # Corners up is a U, corners down an arch; a sneer lifts one side.
-    line = face.mouth_y + (0.3 * down - 0.32 * up) * s**2
+    # Corners up is a U, corners down an arch; a sneer lifts one side. Emoji draw a fearful
+    # stretch (AU20) as an open arch and angry pressed lips (AU23) as a short frown.
+    bend = 0.3 * down + 0.12 * stretch + 0.12 * c["lip_tighten"] - 0.32 * up
+    line = face.mouth_y + bend * s**2
     line = line - 0.12 * raise_ * np.maximum(face.sneer * s, 0.0)
     gap = (
         0.6 * jaw
@@ -279,8 +281,8 @@ def mouth_shape(face: EmojiFace, c: dict[str, float], extra_open: float, grimace
         + extra_open
         + 0.16 * grimace
     )
-    top = float(np.clip(0.5 - 0.35 * up + 0.3 * down, 0.12, 0.8))
-    n = float(np.clip(2.0 - 0.5 * up + 2.5 * stretch + 3 * grimace, 1.4, 6.0))
+    top = float(np.clip(0.5 - 0.35 * up + 0.3 * down + 0.15 * stretch, 0.12, 0.8))
+    n = float(np.clip(2.0 - 0.5 * up + 1.2 * stretch + 3 * grimace, 1.4, 6.0))
     profile = (1 - np.abs(s) ** n) ** (1 / n)
     return MouthShape(
         s * width, line, line - top * gap * profile, line + (1 - top) * gap * profile, gap
@@ -639,7 +641,7 @@ class EmojiPainter:
             teeth = float(
                 np.clip(
                     1.3 * (c["lip_corner_up"] - 0.3)
-                    + 1.5 * c["lip_stretch"]
+                    + 0.6 * c["lip_stretch"]
                     + 1.2 * c["upper_lip_raise"],
                     0,
                     1,
