@@ -79,15 +79,15 @@ def test_human_dataset_keeps_its_files_and_rows(tmp_path: Path):
 
 def test_mixed_dataset_is_balanced_decodable_and_deterministic(tmp_path: Path):
     a, b = tmp_path / "a", tmp_path / "b"
-    summary = generate_dataset(a, per_class=2, size=32, seed=5, workers=1, styles="human,emoji")
-    assert summary.written == 28 and not summary.failures
-    generate_dataset(b, per_class=2, size=32, seed=5, workers=2, styles=("human", "emoji"))
+    summary = generate_dataset(a, per_class=1, size=32, seed=5, workers=1, styles="human,emoji")
+    assert summary.written == 14 and not summary.failures
+    generate_dataset(b, per_class=1, size=32, seed=5, workers=2, styles=("human", "emoji"))
     assert (a / "labels.csv").read_bytes() == (b / "labels.csv").read_bytes()
     rows = _read_csv(a / "labels.csv")
     assert list(rows[0]) == ["path", "label", "frames", "seed", "params", "style"]
     for label in PAPER_EMOTIONS:
         mine = [r for r in rows if r["label"] == label]
-        assert sorted(r["style"] for r in mine) == ["emoji", "emoji", "human", "human"]
+        assert [r["style"] for r in mine] == ["human", "emoji"]
     for r in rows:
         name = Path(r["path"]).name
         prefix = "emoji_" if r["style"] == "emoji" else ""
@@ -296,15 +296,19 @@ def test_contact_sheet_shows_each_style(tmp_path: Path):
 
 def test_cli_generates_a_mix(tmp_path: Path):
     from gifemo.cli import app
+    from gifemo.cli.data_synth import _style_counts
 
+    assert _style_counts("human,emoji=2", 1) == {"human": 1, "emoji": 2}
+    assert _style_counts("emoji=3, human", 5) == {"emoji": 3, "human": 5}
     runner = CliRunner()
-    out = tmp_path / "out"
-    args = ["data", "synth", str(out), "--per-class", "1", "--size", "32", "--workers", "1"]
-    result = runner.invoke(app, [*args, "--styles", "human,emoji=2"])
+    out, sheet = tmp_path / "out", tmp_path / "sheet.png"
+    args = ["data", "synth", str(out), "--size", "32", "--workers", "1"]
+    result = runner.invoke(app, [*args, "--styles", "emoji=1", "--preview", str(sheet)])
     assert result.exit_code == 0, result.output
     rows = _read_csv(out / "labels.csv")
-    assert [r["style"] for r in rows].count("emoji") == 14
-    assert [r["style"] for r in rows].count("human") == 7
+    assert [r["style"] for r in rows] == ["emoji"] * 7
+    with Image.open(sheet) as im:  # the sheet shows the styles asked for: 2 rows per class
+        assert im.size[1] == 14 * (32 + 4) + 4
     for bad in ("robot", "emoji=0", "emoji=x"):
         result = runner.invoke(app, [*args, "--styles", bad])
         assert result.exit_code == 2 and "--styles" in result.output

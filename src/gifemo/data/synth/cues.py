@@ -102,10 +102,12 @@ def sample_cues(rng: np.random.Generator, label: str) -> dict[str, dict]:
     cues: dict[str, dict] = {}
     for cue, options in CUE_TABLE.items():
         u, amount, side = rng.random(), rng.uniform(0.5, 1.0), float(rng.choice([-1.0, 1.0]))
-        edges = np.cumsum([probs[col] for probs in options.values()])
-        pick = int(np.searchsorted(edges, u, side="right"))
-        if pick < len(options):
-            cues[cue] = {"kind": list(options)[pick], "amount": float(amount), "side": side}
+        edge = 0.0
+        for option, probs in options.items():
+            edge += probs[col]
+            if u < edge:
+                cues[cue] = {"kind": option, "amount": float(amount), "side": side}
+                break
     return cues
 
 
