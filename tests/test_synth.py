@@ -275,7 +275,7 @@ def test_dataset_is_balanced_decodable_and_deterministic(tmp_path: Path):
     generate_dataset(b, per_class=2, size=32, seed=7, workers=2)
 
     rows = _read_csv(a / "labels.csv")
-    assert list(rows[0]) == ["path", "label", "frames", "seed", "params"]
+    assert list(rows[0]) == ["path", "label", "frames", "seed", "params", "style"]
     assert [r["label"] for r in rows] == [lab for lab in PAPER_EMOTIONS for _ in range(2)]
     assert (a / "labels.csv").read_bytes() == (b / "labels.csv").read_bytes()
     for r in rows:

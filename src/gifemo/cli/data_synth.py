@@ -9,9 +9,20 @@ import typer
 
 def synth_command(
     out_dir: Path | None = typer.Argument(
-        None, help="Where to write OUT_DIR/<label>/<label>_NNNNN.gif and labels.csv."
+        None,
+        help="Where to write OUT_DIR/<label>/<label>_NNNNN.gif (human style), "
+        "OUT_DIR/<label>/emoji_<label>_NNNNN.gif (emoji style) and labels.csv.",
     ),
-    per_class: int = typer.Option(300, "--per-class", min=1, help="GIFs per class."),
+    per_class: int = typer.Option(
+        300, "--per-class", min=1, help="GIFs per class and per style (see --styles)."
+    ),
+    styles: str = typer.Option(
+        "human",
+        "--styles",
+        help="Comma-separated styles: human (cartoon people), emoji (emoji and sticker faces), "
+        "or human,emoji (a mix: --per-class GIFs of each style per class). "
+        "STYLE=N sets one style's count, e.g. human=100,emoji=150.",
+    ),
     size: int = typer.Option(128, "--size", min=32, max=1024, help="Frame width and height (px)."),
     seed: int = typer.Option(0, "--seed", help="Dataset seed: same seed, same bytes."),
     difficulty: float | None = typer.Option(
@@ -42,8 +53,13 @@ def synth_command(
         console.print("[red]error:[/red] give OUT_DIR, --preview PATH, or both")
         raise typer.Exit(code=2)
     difficulty = DEFAULT_DIFFICULTY if difficulty is None else difficulty
+    try:
+        counts = _style_counts(styles, per_class)
+    except ValueError as error:
+        console.print(f"[red]error:[/red] --styles: {error}")
+        raise typer.Exit(code=2) from None
     if out_dir is not None:
-        summary = _generate(out_dir, per_class, size, seed, difficulty, workers, generate_dataset)
+        summary = _generate(out_dir, counts, size, seed, difficulty, workers, generate_dataset)
         console.print(
             f"wrote {summary.written} GIFs and {summary.labels_csv} in {summary.seconds:.1f} s "
             f"({summary.gifs_per_second:.1f} GIFs/s)"
@@ -54,10 +70,25 @@ def synth_command(
             for line in summary.failures:
                 console.print(f"  {line}", markup=False, highlight=False)
     if preview is not None:
-        render_contact_sheet(preview, seed=seed, size=size, difficulty=difficulty)
+        render_contact_sheet(
+            preview, seed=seed, size=size, difficulty=difficulty, styles=tuple(counts)
+        )
         console.print(f"wrote contact sheet {preview}")
     if out_dir is not None and summary.failures:
         raise typer.Exit(code=1)
+
+
+def _style_counts(styles: str, per_class: int) -> dict[str, int]:
+    """``"human,emoji=150"`` -> ``{"human": per_class, "emoji": 150}`` (styles in that order)."""
+    from gifemo.data.synth import parse_styles
+
+    counts: dict[str, int] = {}
+    for item in styles.split(","):
+        name, _, n = item.partition("=")
+        if n and not (n.strip().isdigit() and int(n) >= 1):
+            raise ValueError(f"{item!r}: the count after '=' must be a positive integer")
+        counts[name.strip()] = int(n) if n else per_class
+    return {style: counts[style] for style in parse_styles(list(counts))}
 
 
 def _generate(out_dir, per_class, size, seed, difficulty, workers, generate_dataset):
@@ -81,6 +112,7 @@ def _generate(out_dir, per_class, size, seed, difficulty, workers, generate_data
         return generate_dataset(
             out_dir,
             per_class=per_class,
+            styles=tuple(per_class),
             size=size,
             seed=seed,
             difficulty=difficulty,

@@ -1,20 +1,24 @@
 """The built-in synthetic dataset: animated faces expressing the paper's seven emotions
-through FACS action units, encoded as real GIFs.
+through FACS action units, encoded as real GIFs, in two styles: cartoon people (``"human"``)
+and emoji/sticker faces (``"emoji"``).
 
 >>> from gifemo.data.synth import generate_dataset, render_contact_sheet   # doctest: +SKIP
 >>> generate_dataset("data/synth", per_class=300, size=128, seed=0)        # OUT/<label>/*.gif
->>> render_contact_sheet("sheet.png", seed=0)                              # a look at it
+>>> generate_dataset("data/mix", per_class=100, styles="human,emoji")      # 100 + 100 per class
+>>> render_contact_sheet("sheet.png", seed=0, styles="emoji")              # a look at it
 
 Modules: ``action_units`` (AU table and class prototypes), ``face`` (identity and geometry),
-``draw`` (painting), ``scene`` (background, captions, camera, light, noise), ``timeline``
-(frame counts, delays, expression envelope), ``spec`` (all random choices of one GIF and the
-difficulty knob), ``render`` (spec -> frames -> GIF), ``generate`` (the dataset), ``preview``.
-See docs/synthetic-data.md.
+``draw`` (painting), ``emoji`` (emoji designs and their painting), ``cues`` (the emoji cue
+table: tears, sweat, steam, tints, heart eyes...), ``scene`` (background, captions, camera,
+light, noise), ``timeline`` (frame counts, delays, expression envelope), ``spec`` (all random
+choices of one GIF and the difficulty knob), ``render`` (spec -> frames -> GIF), ``generate``
+(the dataset), ``preview``. See docs/synthetic-data.md.
 """
 
 from __future__ import annotations
 
 from gifemo.data.synth.action_units import ACTION_UNITS, PROTOTYPES, au_controls
+from gifemo.data.synth.cues import CUE_TABLE
 from gifemo.data.synth.generate import (
     LABELS_CSV,
     SynthGif,
@@ -22,16 +26,20 @@ from gifemo.data.synth.generate import (
     generate_dataset,
     item_seed,
     make_gif,
+    parse_styles,
+    style_of,
 )
 from gifemo.data.synth.preview import render_contact_sheet
-from gifemo.data.synth.spec import DEFAULT_DIFFICULTY, GifSpec, sample_spec
+from gifemo.data.synth.spec import DEFAULT_DIFFICULTY, STYLES, GifSpec, sample_spec
 from gifemo.data.synth.timeline import sample_frame_count
 
 __all__ = [
     "ACTION_UNITS",
+    "CUE_TABLE",
     "DEFAULT_DIFFICULTY",
     "LABELS_CSV",
     "PROTOTYPES",
+    "STYLES",
     "GifSpec",
     "SynthGif",
     "SynthSummary",
@@ -39,7 +47,9 @@ __all__ = [
     "generate_dataset",
     "item_seed",
     "make_gif",
+    "parse_styles",
     "render_contact_sheet",
     "sample_frame_count",
     "sample_spec",
+    "style_of",
 ]

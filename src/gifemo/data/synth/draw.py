@@ -23,7 +23,7 @@ _MOUTH: Colour = (70, 20, 25)
 _TEETH: Colour = (245, 245, 235)
 _LOWER_TEETH: Colour = (228, 228, 218)
 _PUPIL: Colour = (15, 12, 12)
-_BLUSH: Colour = (240, 110, 130)
+BLUSH: Colour = (240, 110, 130)
 
 
 def mix(a, b, t: float) -> Colour:
@@ -33,7 +33,7 @@ def mix(a, b, t: float) -> Colour:
     return tuple(mixed)  # type: ignore[return-value]
 
 
-def _ellipse(rx: float, ry: float, n: int = 20) -> np.ndarray:
+def ellipse_points(rx: float, ry: float, n: int = 20) -> np.ndarray:
     t = np.linspace(0, 2 * np.pi, n, endpoint=False)
     return np.stack([rx * np.cos(t), ry * np.sin(t)], -1)
 
@@ -101,7 +101,7 @@ def _look(ident: Identity) -> _Look:
             -1,
         )
     bun = (
-        np.array([0, -ident.face_top - 0.12]) + _ellipse(0.34, 0.34)
+        np.array([0, -ident.face_top - 0.12]) + ellipse_points(0.34, 0.34)
         if ident.hair_style == "bun"
         else None
     )
@@ -163,7 +163,7 @@ def draw_face(
         draw.polygon(at(lm["outline"]), fill=look.shade)
         draw.polygon(at(lm["outline"] * 0.93 + (0.08 * ident.light, -0.03)), fill=ident.skin)
     if blush > 0.02:
-        colour = mix(ident.skin, _BLUSH, 0.75 * blush)
+        colour = mix(ident.skin, BLUSH, 0.75 * blush)
         for s in (-1.0, 1.0):
             centre = (s * (ident.eye_dx + 0.06), ident.eye_y + 0.27)
             draw.ellipse(_box(at, centre, 0.15, 0.08), fill=colour)
@@ -187,7 +187,7 @@ def _box(at: Placement, centre, rx: float, ry: float) -> list[float]:
     return [x - rx * at.scale, y - ry * at.scale, x + rx * at.scale, y + ry * at.scale]
 
 
-def _faded(draw, pts, at: Placement, skin, line, strength: float, width: float) -> None:
+def faded_line(draw, pts, at: Placement, skin, line, strength: float, width: float) -> None:
     """A wrinkle line whose visibility follows ``strength`` (0 invisible, 1 full)."""
     if strength > 0.08:
         draw.line(
@@ -203,17 +203,17 @@ def _wrinkles(draw, ident: Identity, look: _Look, lm, c, at) -> None:
     brow_top = min(lm["brow_l"][:, 1].min(), lm["brow_r"][:, 1].min())
     for k in range(3):
         pts = _FOREHEAD * (0.42 - 0.06 * k, 1) + (0, brow_top - 0.09 - 0.065 * k)
-        _faded(draw, pts, at, skin, line, 1.4 * c["forehead_lines"] - 0.25 * k, 0.018)
+        faded_line(draw, pts, at, skin, line, 1.4 * c["forehead_lines"] - 0.25 * k, 0.018)
     inner_y = lm["brow_l"][0, 1]
     for s in (-1.0, 1.0):
         pts = ((s * 0.045, inner_y - 0.03), (s * 0.035, inner_y + 0.09))
-        _faded(draw, pts, at, skin, line, 1.3 * c["glabella_lines"], 0.02)
+        faded_line(draw, pts, at, skin, line, 1.3 * c["glabella_lines"], 0.02)
     for side in ("l", "r"):
-        _faded(draw, lm[f"fold_{side}"], at, skin, line, 0.1 + 0.9 * c["nasolabial"], 0.022)
-        _faded(draw, lm[f"cheek_{side}"], at, skin, line, 0.9 * c["cheek_raise"], 0.018)
+        faded_line(draw, lm[f"fold_{side}"], at, skin, line, 0.1 + 0.9 * c["nasolabial"], 0.022)
+        faded_line(draw, lm[f"cheek_{side}"], at, skin, line, 0.9 * c["cheek_raise"], 0.018)
         crow = lm[f"crow_{side}"]
         for k in range(0, 6, 2):
-            _faded(draw, crow[k : k + 2], at, skin, line, 1.2 * c["crow_feet"], 0.014)
+            faded_line(draw, crow[k : k + 2], at, skin, line, 1.2 * c["crow_feet"], 0.014)
 
 
 _LID_COVER = np.array([0.0, 0.16])
@@ -257,7 +257,7 @@ def _nose(draw, ident: Identity, look: _Look, lm, c, at) -> None:
         draw.ellipse(_box(at, centre, 0.028, 0.016), fill=look.nostril)
     wr = lm["nose_wrinkles"]
     for k in range(0, len(wr), 3):
-        _faded(draw, wr[k : k + 3], at, ident.skin, look.line, 1.3 * c["nose_wrinkle"], 0.016)
+        faded_line(draw, wr[k : k + 3], at, ident.skin, look.line, 1.3 * c["nose_wrinkle"], 0.016)
 
 
 def _mouth(draw, ident: Identity, look: _Look, lm, at: Placement) -> None:
@@ -333,7 +333,7 @@ def _glasses(draw, ident: Identity, lm, at: Placement) -> None:
     for side in ("l", "r"):
         centre = lm[f"eye_lower_{side}"][[0, -1]].mean(axis=0) + (0.0, 0.01)
         if ident.glasses == "round":
-            rim = centre + _ellipse(rx, ry, 24)
+            rim = centre + ellipse_points(rx, ry, 24)
         else:
             rim = centre + np.array([[-rx, -ry], [rx, -ry], [rx, ry * 0.8], [-rx, ry * 0.8]])
         rims.append(rim)

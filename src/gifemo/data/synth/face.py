@@ -16,7 +16,7 @@ GLASSES = ("none", "round", "square")
 STYLES = ("flat", "shaded")
 
 # Skin tones from light to dark, plus cartoon yellows used only by the flat style.
-_SKIN_TONES = np.array(
+SKIN_TONES = np.array(
     [
         (255, 224, 196),
         (241, 194, 160),
@@ -94,7 +94,7 @@ class Identity:
         }
 
 
-def _rgb(c) -> tuple[int, int, int]:
+def to_rgb(c) -> tuple[int, int, int]:
     return tuple(round(float(v)) for v in np.clip(c, 0, 255))  # type: ignore[return-value]
 
 
@@ -104,10 +104,10 @@ def sample_identity(rng: np.random.Generator) -> Identity:
     if style == "flat" and rng.random() < 0.25:
         skin = _CARTOON_SKINS[rng.integers(len(_CARTOON_SKINS))]
     else:
-        i = rng.uniform(0, len(_SKIN_TONES) - 1)
+        i = rng.uniform(0, len(SKIN_TONES) - 1)
         lo = int(i)
-        skin = _SKIN_TONES[lo] + (i - lo) * (
-            _SKIN_TONES[min(lo + 1, len(_SKIN_TONES) - 1)] - _SKIN_TONES[lo]
+        skin = SKIN_TONES[lo] + (i - lo) * (
+            SKIN_TONES[min(lo + 1, len(SKIN_TONES) - 1)] - SKIN_TONES[lo]
         )
     hair = _HAIR_COLOURS[rng.integers(len(_HAIR_COLOURS))] * rng.uniform(0.85, 1.15)
     eye_w = rng.uniform(0.17, 0.22)
@@ -119,7 +119,7 @@ def sample_identity(rng: np.random.Generator) -> Identity:
         face_bot=rng.uniform(1.12, 1.32),
         jaw_n=rng.uniform(1.7, 2.6),
         jaw_w=rng.uniform(0.82, 0.97),
-        skin=_rgb(skin),
+        skin=to_rgb(skin),
         eye_dx=rng.uniform(0.36, 0.44),
         eye_y=rng.uniform(-0.1, 0.0),
         eye_w=eye_w,
@@ -127,25 +127,27 @@ def sample_identity(rng: np.random.Generator) -> Identity:
         eye_lo=rng.uniform(0.04, 0.06),
         eye_tilt=rng.uniform(-0.015, 0.03),
         iris_r=min(rng.uniform(0.075, 0.095), 0.55 * eye_w),
-        iris=_rgb(_IRIS_COLOURS[rng.integers(len(_IRIS_COLOURS))]),
+        iris=to_rgb(_IRIS_COLOURS[rng.integers(len(_IRIS_COLOURS))]),
         brow_gap=rng.uniform(0.15, 0.2),
         brow_thick=rng.uniform(0.045, 0.075),
         brow_arch=rng.uniform(0.01, 0.045),
-        brow=_rgb(hair * 0.8),
+        brow=to_rgb(hair * 0.8),
         nose_y=rng.uniform(0.24, 0.34),
         nose_w=rng.uniform(0.08, 0.12),
         mouth_y=rng.uniform(0.54, 0.62),
         mouth_w=rng.uniform(0.28, 0.36),
         lip_up=rng.uniform(0.035, 0.055),
         lip_lo=rng.uniform(0.045, 0.075),
-        lips=_rgb(lip_base),
+        lips=to_rgb(lip_base),
         hair_style=HAIR_STYLES[rng.choice(len(HAIR_STYLES), p=[0.08, 0.3, 0.24, 0.1, 0.12, 0.16])],
-        hair=_rgb(hair),
+        hair=to_rgb(hair),
         glasses=glasses,
-        glasses_colour=_rgb(rng.choice([20, 60, 120, 170]) * np.ones(3) + rng.uniform(-15, 15, 3)),
+        glasses_colour=to_rgb(
+            rng.choice([20, 60, 120, 170]) * np.ones(3) + rng.uniform(-15, 15, 3)
+        ),
         beard=bool(rng.random() < 0.12),
         style=style,
-        shirt=_rgb(rng.uniform(20, 235, 3)),
+        shirt=to_rgb(rng.uniform(20, 235, 3)),
         light=float(rng.choice([-1.0, 1.0]) * rng.uniform(0.4, 1.0)),
     )
 
@@ -158,7 +160,7 @@ def _bezier_weights(n: int) -> np.ndarray:
 _BEZIER = {n: _bezier_weights(n) for n in (5, 6, 7)}
 
 
-def _curve(p0, p1, p2, n: int = 7) -> np.ndarray:
+def bezier(p0, p1, p2, n: int = 7) -> np.ndarray:
     """Quadratic Bezier through control points ``p0, p1, p2``: ``(n, 2)``."""
     return _BEZIER[n] @ np.array([p0, p1, p2], float)
 
@@ -167,7 +169,7 @@ _OUTLINE_THETA = np.linspace(0, 2 * np.pi, 48, endpoint=False)
 _OUTLINE_COS, _OUTLINE_SIN = np.cos(_OUTLINE_THETA), np.sin(_OUTLINE_THETA)
 
 
-def _superellipse(
+def head_outline(
     a: float, b_top: float, b_bot: float, n_bot: float, jaw_w: float = 1.0
 ) -> np.ndarray:
     """Head outline: an ellipse above, a superellipse (exponent ``n_bot``) below: ``(48, 2)``."""
@@ -196,7 +198,7 @@ def face_landmarks(
     """
     lm: dict[str, np.ndarray] = {}
     jaw_open = 0.2 * c["jaw_drop"] + 0.06 * c["speech"]
-    lm["outline"] = _superellipse(
+    lm["outline"] = head_outline(
         ident.face_w, ident.face_top, ident.face_bot + 0.55 * jaw_open, ident.jaw_n, ident.jaw_w
     )
     for side, s in (("l", -1.0), ("r", 1.0)):
@@ -276,14 +278,14 @@ def _brow(lm, ident: Identity, c, side: str, s: float) -> None:
         top - ident.brow_arch * 2 + 0.06 * lower - 0.06 * inner_up - 0.1 * outer_up,
     )
     outer = (s * (ident.eye_dx + ident.eye_w * 1.25), top + 0.035 + 0.02 * lower - 0.13 * outer_up)
-    lm[f"brow_{side}"] = _curve(inner, mid, outer, 7)
+    lm[f"brow_{side}"] = bezier(inner, mid, outer, 7)
 
 
 def _nose(lm, ident: Identity, c) -> None:
     ny, nw = ident.nose_y, ident.nose_w
     raise_ = c["nostril_raise"]
-    lm["nose_bridge"] = _curve((0.03, ident.eye_y + 0.02), (0.05, ny - 0.15), (0.02, ny - 0.05), 5)
-    lm["nose_base"] = _curve(
+    lm["nose_bridge"] = bezier((0.03, ident.eye_y + 0.02), (0.05, ny - 0.15), (0.02, ny - 0.05), 5)
+    lm["nose_base"] = bezier(
         (-nw - 0.02 * raise_, ny - 0.03 * raise_),
         (0.0, ny + 0.05 - 0.02 * raise_),
         (nw + 0.02 * raise_, ny - 0.03 * raise_),
@@ -334,7 +336,7 @@ def _mouth(lm, ident: Identity, c) -> None:
     lm["lip_lower_outer"] = np.stack([x, lower_inner + t_lo * _LOWER_LIP], -1)
     lm["mouth_corners"] = np.array([[x[0], corner], [x[-1], corner]])
     for side, s in (("l", -1.0), ("r", 1.0)):
-        lm[f"fold_{side}"] = _curve(
+        lm[f"fold_{side}"] = bezier(
             (s * (ident.nose_w + 0.04), ident.nose_y - 0.02),
             (s * (width + 0.1), (ident.nose_y + corner) / 2),
             (s * (width + 0.04), corner + 0.06),

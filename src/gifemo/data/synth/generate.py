@@ -1,8 +1,11 @@
-"""Generate the built-in dataset: ``OUT_DIR/<label>/<label>_<index>.gif`` plus ``labels.csv``.
+"""Generate the built-in dataset: ``OUT_DIR/<label>/<label>_<index>.gif`` (human style),
+``OUT_DIR/<label>/emoji_<label>_<index>.gif`` (emoji style) plus ``labels.csv``.
 
-Every GIF depends only on ``(seed, label, index, size, difficulty)``: its own seed comes from
-``numpy.random.SeedSequence(seed, spawn_key=(class_index, index))``, so the bytes are the same
-whatever the number of worker processes or the order they finish in.
+Every GIF depends only on ``(seed, style, label, index, size, difficulty)``: its own seed comes
+from ``numpy.random.SeedSequence(seed, spawn_key=(class_index, index))`` for the human style (as
+in the first version) and ``spawn_key=(class_index, index, 1)`` for the emoji style, so the
+bytes are the same whatever the number of worker processes, the order they finish in, or which
+other styles are generated alongside.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import multiprocessing
 import os
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,25 +24,46 @@ import numpy as np
 
 from gifemo.atomic import atomic_write_text
 from gifemo.data.synth.render import encode, render_frames
-from gifemo.data.synth.spec import DEFAULT_DIFFICULTY, GifSpec, sample_spec
+from gifemo.data.synth.spec import DEFAULT_DIFFICULTY, STYLES, GifSpec, sample_spec
 from gifemo.io.encode import GifEncoding
 from gifemo.labels import PAPER_EMOTIONS, validate_label_set
 
 LABELS_CSV = "labels.csv"
-CSV_COLUMNS = ("path", "label", "frames", "seed", "params")
+CSV_COLUMNS = ("path", "label", "frames", "seed", "params", "style")
 MIN_SIZE, MAX_SIZE = 32, 1024
+#: File-name prefix of each style (the human style keeps the first version's names).
+_PREFIX = {"human": "", "emoji": "emoji_"}
 
 
-def item_seed(seed: int, class_index: int, index: int) -> int:
-    """The seed of GIF ``index`` of class ``class_index`` in a dataset generated with ``seed``."""
-    state = np.random.SeedSequence(seed, spawn_key=(class_index, index)).generate_state(
-        2, np.uint32
-    )
+def item_seed(seed: int, class_index: int, index: int, style: str = "human") -> int:
+    """The seed of GIF ``index`` of class ``class_index`` and ``style`` in a dataset generated
+    with ``seed``."""
+    key = (class_index, index) + (() if style == "human" else (STYLES.index(style),))
+    state = np.random.SeedSequence(seed, spawn_key=key).generate_state(2, np.uint32)
     return int(state[0]) << 31 | int(state[1]) >> 1
 
 
-def gif_name(label: str, index: int) -> str:
-    return f"{label}_{index:05d}.gif"
+def gif_name(label: str, index: int, style: str = "human") -> str:
+    return f"{_PREFIX[style]}{label}_{index:05d}.gif"
+
+
+def style_of(path: str | os.PathLike) -> str:
+    """The style of a generated GIF from its path (``.../emoji_fear_00003.gif`` -> ``"emoji"``).
+
+    Works on paths relative to the dataset (labels.csv, predictions.csv) or absolute ones.
+    """
+    name = Path(path).name
+    return next((s for s, pre in _PREFIX.items() if pre and name.startswith(pre)), "human")
+
+
+def parse_styles(styles: str | Sequence[str]) -> tuple[str, ...]:
+    """``"human,emoji"`` or a sequence -> a tuple of known styles, without repeats."""
+    names = styles.split(",") if isinstance(styles, str) else list(styles)
+    names = [n.strip() for n in names if n.strip()]
+    unknown = [n for n in names if n not in STYLES]
+    if unknown or not names:
+        raise ValueError(f"styles must be a non-empty list from {list(STYLES)}, got {styles!r}")
+    return tuple(dict.fromkeys(names))
 
 
 @dataclass(frozen=True)
@@ -52,10 +76,15 @@ class SynthGif:
 
 
 def make_gif(
-    label: str, seed: int, *, size: int = 128, difficulty: float = DEFAULT_DIFFICULTY
+    label: str,
+    seed: int,
+    *,
+    size: int = 128,
+    difficulty: float = DEFAULT_DIFFICULTY,
+    style: str = "human",
 ) -> SynthGif:
     """Render and encode one GIF in memory (the dataset writes exactly these bytes)."""
-    spec = sample_spec(label, seed, size=size, difficulty=difficulty)
+    spec = sample_spec(label, seed, size=size, difficulty=difficulty, style=style)
     buf = io.BytesIO()
     encoding = encode(spec, render_frames(spec), buf)
     return SynthGif(spec, buf.getvalue(), encoding)
@@ -70,13 +99,21 @@ class _Task:
     seed: int
     size: int
     difficulty: float
+    style: str = "human"
+
+    @property
+    def order(self) -> tuple[int, int, int]:
+        """Rows are listed by class, then style, then index."""
+        return self.class_index, STYLES.index(self.style), self.index
 
 
 def _run(task: _Task) -> tuple[_Task, dict | None, str | None]:
     """Write one GIF; returns its labels.csv row, or the error (a batch goes on past failures)."""
-    rel = f"{task.label}/{gif_name(task.label, task.index)}"
+    rel = f"{task.label}/{gif_name(task.label, task.index, task.style)}"
     try:
-        spec = sample_spec(task.label, task.seed, size=task.size, difficulty=task.difficulty)
+        spec = sample_spec(
+            task.label, task.seed, size=task.size, difficulty=task.difficulty, style=task.style
+        )
         encode(spec, render_frames(spec), Path(task.out_dir) / rel)
     except Exception as error:  # noqa: BLE001 - reported per file at the end
         return task, None, f"{rel}: {type(error).__name__}: {error}"
@@ -86,6 +123,7 @@ def _run(task: _Task) -> tuple[_Task, dict | None, str | None]:
         "frames": spec.n_frames,
         "seed": task.seed,
         "params": spec.params_json(),
+        "style": task.style,
     }
     return task, row, None
 
@@ -114,10 +152,12 @@ def default_workers() -> int:
 
 
 def _remove_stale(out: Path, labels: Sequence[str], keep: set[str]) -> int:
-    """Delete generator-named GIFs left by an earlier, larger run (nothing else is touched)."""
+    """Delete generator-named GIFs (of any style) left by an earlier, larger run or by styles
+    not asked for this time (nothing else is touched)."""
     removed = 0
+    prefixes = "|".join(re.escape(p) for p in _PREFIX.values() if p)
     for label in labels:
-        pattern = re.compile(rf"{re.escape(label)}_\d{{5}}\.gif")
+        pattern = re.compile(rf"(?:{prefixes})?{re.escape(label)}_\d{{5}}\.gif")
         folder = out / label
         if not folder.is_dir():
             continue
@@ -131,26 +171,29 @@ def _remove_stale(out: Path, labels: Sequence[str], keep: set[str]) -> int:
 def generate_dataset(
     out_dir: str | os.PathLike,
     *,
-    per_class: int = 300,
+    per_class: int | Mapping[str, int] = 300,
     size: int = 128,
     seed: int = 0,
     difficulty: float = DEFAULT_DIFFICULTY,
     workers: int | None = None,
     labels: Sequence[str] = PAPER_EMOTIONS,
+    styles: str | Sequence[str] = ("human",),
     progress: Callable[[int, int], None] | None = None,
 ) -> SynthSummary:
-    """Write ``per_class`` GIFs per label under ``out_dir`` and ``out_dir/labels.csv``.
+    """Write ``per_class`` GIFs per label and style under ``out_dir`` and ``out_dir/labels.csv``.
 
     Args:
         out_dir: created if missing. Existing files of the same names are replaced (atomically);
-            generator-named GIFs beyond ``per_class`` from an earlier run are deleted so the
-            folder tree and labels.csv agree.
-        per_class: GIFs per label.
+            generator-named GIFs beyond ``per_class`` (or of styles not asked for) from an
+            earlier run are deleted so the folder tree and labels.csv agree.
+        per_class: GIFs per label *and per style*: ``styles=("human", "emoji"), per_class=100``
+            writes 100 + 100 GIFs per label. A mapping ``{style: n}`` sets each style's count.
         size: frame width and height in pixels, in [32, 1024].
         seed: the dataset seed; same arguments, same bytes.
         difficulty: in [0, 1]; see docs/synthetic-data.md.
         workers: processes (default: the CPUs this process may use); 1 runs in-process.
         labels: classes to generate, a subset of the paper's seven.
+        styles: ``"human"`` (default), ``"emoji"``, or both (``"human,emoji"``).
         progress: called as ``progress(done, total)`` after each GIF.
 
     Returns:
@@ -162,7 +205,15 @@ def generate_dataset(
         raise ValueError(
             f"no synthetic generator for labels {unknown}; choose from {list(PAPER_EMOTIONS)}"
         )
-    if per_class < 1:
+    styles = parse_styles(styles)
+    if isinstance(per_class, Mapping):
+        missing = [s for s in styles if s not in per_class]
+        if missing:
+            raise ValueError(f"per_class has no count for styles {missing}")
+        counts = {s: int(per_class[s]) for s in styles}
+    else:
+        counts = dict.fromkeys(styles, int(per_class))
+    if min(counts.values()) < 1:
         raise ValueError(f"per_class must be at least 1, got {per_class}")
     if not MIN_SIZE <= size <= MAX_SIZE:
         raise ValueError(f"size must be in [{MIN_SIZE}, {MAX_SIZE}] px, got {size}")
@@ -180,19 +231,21 @@ def generate_dataset(
             label,
             PAPER_EMOTIONS.index(label),
             i,
-            item_seed(seed, PAPER_EMOTIONS.index(label), i),
+            item_seed(seed, PAPER_EMOTIONS.index(label), i, style),
             size,
             float(difficulty),
+            style,
         )
         for label in labels
-        for i in range(per_class)
+        for style in styles
+        for i in range(counts[style])
     ]
     start = time.perf_counter()
-    rows: dict[tuple[int, int], dict] = {}
+    rows: dict[tuple[int, int, int], dict] = {}
     failures: list[str] = []
     for done, (task, row, error) in enumerate(_map(tasks, workers), start=1):
         if row is not None:
-            rows[(task.class_index, task.index)] = row
+            rows[task.order] = row
         else:
             failures.append(error or "unknown error")
         if progress is not None:

@@ -1,4 +1,9 @@
-"""Turn a ``GifSpec`` into frames, and frames into GIF bytes."""
+"""Turn a ``GifSpec`` into frames, and frames into GIF bytes.
+
+Both styles share the per-frame tracks (AUs, pose, gaze, camera, light), the frame loop, hearts,
+captions and the camera/light/noise finish; only the subject differs: a person (``draw.py``)
+or an emoji (``emoji.EmojiPainter``).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from PIL import ImageDraw
 
 from gifemo.data.synth.action_units import PROTOTYPES, au_controls
 from gifemo.data.synth.draw import Placement, draw_body, draw_face
+from gifemo.data.synth.emoji import EmojiPainter, emoji_background
 from gifemo.data.synth.face import face_landmarks, sample_identity
 from gifemo.data.synth.scene import (
     draw_caption,
@@ -112,7 +118,9 @@ def render_frames(spec: GifSpec) -> np.ndarray:
     margin = int(canvas * 0.08) + 2  # room for camera motion
     rng = np.random.default_rng([spec.seed, 1])  # per-frame randomness, apart from the spec's
     track = _track(spec, rng, canvas, margin)
-    background = render_background(rng, spec.background, canvas + 2 * margin)
+    emoji = spec.style == "emoji"
+    paint_background = emoji_background if emoji else render_background
+    background = paint_background(rng, spec.background, canvas + 2 * margin)
     field = lighting_field(rng, size, spec.lighting["falloff"])
     noise = noise_bank(rng, size, spec.noise)
     other = _second_face(spec, canvas)
@@ -126,6 +134,14 @@ def render_frames(spec: GifSpec) -> np.ndarray:
         )
         for _ in range(spec.hearts)
     ]
+    # Emoji fill their frame: their hearts float close around the head instead of beside it.
+    spread = 0.7 if emoji else 1.0
+    if emoji:
+        subject = EmojiPainter(spec, track, canvas, rng)
+    else:
+
+        def subject(img, draw, k):
+            return _draw_subject(draw, spec, track, k, canvas)
 
     frames = np.empty((len(track.t), size, size, 3), np.uint8)
     for k in range(len(track.t)):
@@ -139,11 +155,11 @@ def render_frames(spec: GifSpec) -> np.ndarray:
             shifted = Placement(o_at.cx - ox, o_at.cy - oy, o_at.scale, o_at.roll)
             draw_body(draw, o_ident, shifted)
             draw_face(draw, o_ident, face_landmarks(o_ident, o_c), o_c, shifted)
-        at = _draw_subject(draw, spec, track, k, canvas)
+        at = subject(img, draw, k)
         if track.envelope[k] > 0.3:
             for ang, dist, r, phase in hearts:
                 rise = ((track.t[k] * 0.5 + phase) % 1.0) * 0.8
-                hx, hy = dist * np.cos(ang), dist * np.sin(ang) * 0.7 - rise
+                hx, hy = spread * dist * np.cos(ang), spread * dist * np.sin(ang) * 0.7 - rise
                 draw.polygon(
                     heart(at.cx + hx * at.scale, at.cy + hy * at.scale, r * at.scale),
                     fill=(230, 40, 70),

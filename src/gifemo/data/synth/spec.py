@@ -1,9 +1,14 @@
-"""Sample everything one synthetic GIF is made of, from its label, seed and the difficulty.
+"""Sample everything one synthetic GIF is made of, from its label, seed, style and difficulty.
 
 ``sample_spec`` is the only place where the difficulty knob acts: it scales AU intensity
 ranges, the "leak" of other AUs and of a confusable expression, how much of the GIF is neutral,
 and every nuisance (head motion, talking, camera shake, lighting, noise, blur, captions, a
 second face, palette size).
+
+Two styles share the expression, timing, motion, caption and encoder draws (the helpers
+below): ``"human"`` cartoon people (``face.py``) and ``"emoji"`` round emoji heads with their
+stylised cues (``emoji.py``, ``cues.py``). The human style's draws are in the order of the
+first generator version, so its GIFs keep their bytes.
 """
 
 from __future__ import annotations
@@ -14,6 +19,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gifemo.data.synth.action_units import CONFUSABLE, EXPRESSIVE_AUS, PROTOTYPES
+from gifemo.data.synth.cues import sample_cues
+from gifemo.data.synth.emoji import (
+    EMOJI_BACKGROUND_P,
+    EMOJI_BACKGROUNDS,
+    EmojiFace,
+    sample_emoji_face,
+)
 from gifemo.data.synth.face import Identity, sample_identity
 from gifemo.data.synth.scene import BACKGROUNDS, caption_text
 from gifemo.data.synth.timeline import (
@@ -27,6 +39,8 @@ from gifemo.data.synth.timeline import (
 #: The default difficulty (see docs/synthetic-data.md for what it changes).
 DEFAULT_DIFFICULTY = 0.25
 GENERATOR_VERSION = 1
+#: Rendering styles: ``human`` cartoon people, ``emoji`` emoji and sticker faces.
+STYLES: tuple[str, ...] = ("human", "emoji")
 
 
 def _lerp(a: float, b: float, t: float) -> float:
@@ -35,7 +49,11 @@ def _lerp(a: float, b: float, t: float) -> float:
 
 @dataclass(frozen=True)
 class GifSpec:
-    """All random choices behind one GIF (rendering adds only per-frame noise)."""
+    """All random choices behind one GIF (rendering adds only per-frame noise).
+
+    ``identity`` is an ``Identity`` (human style) or an ``EmojiFace`` (emoji style); ``cues``
+    holds the emoji style's stylised cues (``cues.CUE_TABLE``) and is empty for humans.
+    """
 
     label: str
     seed: int
@@ -47,7 +65,7 @@ class GifSpec:
     confuser: dict[str, float]  # a confusable expression following the same envelope
     envelope: Envelope
     au_lag: dict[str, float]  # per-AU delay (s) against the envelope
-    identity: Identity
+    identity: Identity | EmojiFace
     gesture: dict[str, float]  # class-typical head movement, scaled by the envelope
     motion: dict[str, float]  # random head motion amplitudes
     placement: dict[str, float]  # face centre (fraction of the frame) and half-width
@@ -63,15 +81,22 @@ class GifSpec:
     blush: float
     hearts: int
     encoder: dict = field(default_factory=dict)
+    style: str = "human"
+    cues: dict = field(default_factory=dict)
 
     @property
     def n_frames(self) -> int:
         return len(self.delays_ms)
 
     def params(self) -> dict:
-        """The generator parameters recorded in labels.csv (floats rounded)."""
+        """The generator parameters recorded in labels.csv (floats rounded).
+
+        Human-style GIFs record exactly the keys of the first version; emoji-style ones add
+        ``style`` and ``cues``.
+        """
         env = self.envelope
         t = frame_times(self.delays_ms)
+        extra = {} if self.style == "human" else {"style": self.style, "cues": self.cues}
         return _rounded(
             {
                 "version": GENERATOR_VERSION,
@@ -98,6 +123,7 @@ class GifSpec:
                 "blush": self.blush,
                 "hearts": self.hearts,
                 "encoder": self.encoder,
+                **extra,
             }
         )
 
@@ -187,16 +213,21 @@ def _encoder(rng: np.random.Generator, d: float) -> dict:
     }
 
 
-def sample_spec(
-    label: str, seed: int, *, size: int = 128, difficulty: float = DEFAULT_DIFFICULTY
-) -> GifSpec:
-    """Everything one GIF of class ``label`` is made of; a function of its arguments only."""
-    if label not in PROTOTYPES:
-        raise ValueError(f"unknown label {label!r}; the synthetic set has {sorted(PROTOTYPES)}")
-    if not 0.0 <= difficulty <= 1.0:
-        raise ValueError(f"difficulty must be in [0, 1], got {difficulty}")
-    d = float(difficulty)
-    rng = np.random.default_rng(seed)
+@dataclass(frozen=True)
+class _Episode:
+    """The draws both styles share, in the order the first generator version made them."""
+
+    delays: tuple[int, ...]
+    aus: dict[str, float]
+    leak: dict[str, float]
+    confuser: dict[str, float]
+    envelope: Envelope
+    au_lag: dict[str, float]
+    motion: dict[str, float]
+
+
+def _episode(rng: np.random.Generator, label: str, d: float) -> _Episode:
+    """Frame delays, the expression and its timing, and the random head motion amplitudes."""
     delays = sample_delays(rng, sample_frame_count(rng))
     duration = sum(delays) / 1000.0
     aus, leak, confuser = sample_expression(rng, label, d)
@@ -212,28 +243,71 @@ def sample_spec(
         "shift": 0.03 * k * rng.uniform(0.2, 1),
         "scale": 0.04 * k * rng.uniform(0.2, 1),
     }
-    half_width = rng.uniform(_lerp(0.36, 0.26, d), _lerp(0.44, 0.4, d))
-    off = _lerp(0.03, 0.1, d)
-    placement = {
+    return _Episode(delays, aus, leak, confuser, envelope, au_lag, motion)
+
+
+def _placement(
+    rng: np.random.Generator, half_width: float, off: float, y: float = 0.45
+) -> dict[str, float]:
+    """Face centre (fractions of the frame; people sit a little above the middle, leaving room
+    for the shoulders) and its half-width."""
+    return {
         "x": 0.5 + rng.uniform(-off, off),
-        "y": 0.45 + rng.uniform(-off, off) * 0.6,
+        "y": y + rng.uniform(-off, off) * 0.6,
         "half_width": half_width,
     }
-    shake = rng.uniform(0.3, 2.5) if rng.random() < _lerp(0.1, 0.4, d) else 0.0
-    camera = {"shake_px": shake, "pan_x": rng.normal(0, 0.02 * k), "pan_y": rng.normal(0, 0.01 * k)}
+
+
+def _camera(rng: np.random.Generator, shake_chance: float, k: float) -> dict[str, float]:
+    shake = rng.uniform(0.3, 2.5) if rng.random() < shake_chance else 0.0
+    return {"shake_px": shake, "pan_x": rng.normal(0, 0.02 * k), "pan_y": rng.normal(0, 0.01 * k)}
+
+
+def _caption(rng: np.random.Generator, chance: float) -> dict | None:
+    if rng.random() >= chance:
+        return None
+    return {
+        "style": str(rng.choice(["bar", "meme"])),
+        "top": bool(rng.random() < 0.3),
+        "texts": [caption_text(rng) for _ in range(rng.integers(1, 3))],
+    }
+
+
+def _check(label: str, difficulty: float, style: str) -> None:
+    if label not in PROTOTYPES:
+        raise ValueError(f"unknown label {label!r}; the synthetic set has {sorted(PROTOTYPES)}")
+    if not 0.0 <= difficulty <= 1.0:
+        raise ValueError(f"difficulty must be in [0, 1], got {difficulty}")
+    if style not in STYLES:
+        raise ValueError(f"unknown style {style!r}; choose from {list(STYLES)}")
+
+
+def sample_spec(
+    label: str,
+    seed: int,
+    *,
+    size: int = 128,
+    difficulty: float = DEFAULT_DIFFICULTY,
+    style: str = "human",
+) -> GifSpec:
+    """Everything one GIF of class ``label`` is made of; a function of its arguments only."""
+    _check(label, difficulty, style)
+    if style == "emoji":
+        return _emoji_spec(label, seed, size, float(difficulty))
+    d = float(difficulty)
+    rng = np.random.default_rng(seed)
+    ep = _episode(rng, label, d)
+    k = _lerp(0.3, 1.0, d)
+    half_width = rng.uniform(_lerp(0.36, 0.26, d), _lerp(0.44, 0.4, d))
+    placement = _placement(rng, half_width, _lerp(0.03, 0.1, d))
+    camera = _camera(rng, _lerp(0.1, 0.4, d), k)
     lighting = {
         "gain": rng.uniform(_lerp(0.9, 0.8, d), _lerp(1.1, 1.2, d)),
         "tint": rng.uniform(0, _lerp(0.04, 0.08, d)),
         "falloff": rng.uniform(0, _lerp(0.1, 0.3, d)),
         "flicker": rng.uniform(0, _lerp(0.03, 0.1, d)),
     }
-    caption = None
-    if rng.random() < _lerp(0.05, 0.25, d):
-        caption = {
-            "style": str(rng.choice(["bar", "meme"])),
-            "top": bool(rng.random() < 0.3),
-            "texts": [caption_text(rng) for _ in range(rng.integers(1, 3))],
-        }
+    caption = _caption(rng, _lerp(0.05, 0.25, d))
     second_face = None
     if rng.random() < _lerp(0.0, 0.15, d):
         other = str(rng.choice(["neutral", *PROTOTYPES]))
@@ -251,26 +325,20 @@ def sample_spec(
         blush = rng.uniform(0.4, 1.0)
     hearts = int(rng.integers(1, 5)) if label == "like" and rng.random() < 0.3 else 0
     identity = sample_identity(rng)
-    return GifSpec(
-        label=label,
-        seed=int(seed),
-        size=int(size),
-        difficulty=d,
-        delays_ms=delays,
-        aus=aus,
-        leak=leak,
-        confuser=confuser,
-        envelope=envelope,
-        au_lag=au_lag,
+    return _assemble(
+        label,
+        seed,
+        size,
+        d,
+        ep,
         identity=identity,
         gesture=_gesture(rng, label),
-        motion={k_: float(v) for k_, v in motion.items()},
-        placement={k_: float(v) for k_, v in placement.items()},
+        placement=placement,
         blink_rate=float(rng.uniform(0.15, 0.45)),
         speech=float(rng.uniform(0.3, 0.8)) if rng.random() < _lerp(0.05, 0.35, d) else 0.0,
-        camera={k_: float(v) for k_, v in camera.items()},
+        camera=camera,
         background=str(rng.choice(BACKGROUNDS)),
-        lighting={k_: float(v) for k_, v in lighting.items()},
+        lighting=lighting,
         noise=float(rng.uniform(0, _lerp(2, 8, d))),
         blur=float(rng.uniform(0.4, 0.8)) if rng.random() < _lerp(0.05, 0.25, d) else None,
         caption=caption,
@@ -278,4 +346,76 @@ def sample_spec(
         blush=float(blush),
         hearts=hearts,
         encoder=_encoder(rng, d),
+    )
+
+
+def _assemble(label: str, seed: int, size: int, d: float, ep: _Episode, **choices) -> GifSpec:
+    """A ``GifSpec`` from the shared episode and a style's own choices.
+
+    The choices are evaluated by the caller in keyword order, which is the order the random
+    numbers are drawn in.
+    """
+    for name in ("placement", "camera", "lighting"):
+        choices[name] = {k: float(v) for k, v in choices[name].items()}
+    return GifSpec(
+        label=label,
+        seed=int(seed),
+        size=int(size),
+        difficulty=d,
+        delays_ms=ep.delays,
+        aus=ep.aus,
+        leak=ep.leak,
+        confuser=ep.confuser,
+        envelope=ep.envelope,
+        au_lag=ep.au_lag,
+        motion={k: float(v) for k, v in ep.motion.items()},
+        **choices,
+    )
+
+
+def _emoji_spec(label: str, seed: int, size: int, d: float) -> GifSpec:
+    """An emoji GIF: the human style's expression, timing and encoder draws; its own design,
+    cues, framing (a big centred head), cleaner digital look and mostly plain backgrounds."""
+    rng = np.random.default_rng(seed)
+    ep = _episode(rng, label, d)
+    k = _lerp(0.3, 1.0, d)
+    half_width = rng.uniform(_lerp(0.38, 0.3, d), _lerp(0.47, 0.44, d))
+    placement = _placement(rng, half_width, _lerp(0.02, 0.08, d), y=0.5)
+    camera = _camera(rng, _lerp(0.03, 0.15, d), 0.5 * k)
+    # Drawn, not filmed: little light change, no flicker.
+    lighting = {
+        "gain": rng.uniform(0.95, 1.05),
+        "tint": rng.uniform(0, 0.02),
+        "falloff": rng.uniform(0, _lerp(0.0, 0.15, d)),
+        "flicker": 0.0,
+    }
+    caption = _caption(rng, _lerp(0.03, 0.12, d))
+    cues = sample_cues(rng, label)
+    blush = cues["blush"]["amount"] if "blush" in cues else 0.0
+    hearts = 1 + int(rng.integers(0, 4)) if "hearts" in cues else 0
+    face = sample_emoji_face(rng)
+    p_bg = np.array(EMOJI_BACKGROUND_P)
+    return _assemble(
+        label,
+        seed,
+        size,
+        d,
+        ep,
+        identity=face,
+        gesture=_gesture(rng, label),
+        placement=placement,
+        blink_rate=float(rng.uniform(0.1, 0.4)),
+        speech=float(rng.uniform(0.3, 0.8)) if rng.random() < _lerp(0.03, 0.15, d) else 0.0,
+        camera=camera,
+        background=str(rng.choice(EMOJI_BACKGROUNDS, p=p_bg / p_bg.sum())),
+        lighting=lighting,
+        noise=float(rng.uniform(0, _lerp(1.5, 6, d))) if rng.random() < 0.3 else 0.0,
+        blur=float(rng.uniform(0.35, 0.8)) if rng.random() < _lerp(0.05, 0.25, d) else None,
+        caption=caption,
+        second_face=None,
+        blush=float(blush),
+        hearts=hearts,
+        encoder=_encoder(rng, d),
+        style="emoji",
+        cues=cues,
     )

@@ -72,8 +72,8 @@ class Envelope:
         b = a + self.onset
         c = b + self.apex
         d = c + self.offset
-        rise = _smoothstep((tau - a) / self.onset)
-        fall = _smoothstep((tau - c) / self.offset)
+        rise = smoothstep((tau - a) / self.onset)
+        fall = smoothstep((tau - c) / self.offset)
         level = rise * (1 - fall * (1 - self.residual))
         return np.where(
             tau < b, rise, np.where(tau < c, 1.0, np.where(tau < d, level, self.residual))
@@ -83,7 +83,7 @@ class Envelope:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
 
-def _smoothstep(x: np.ndarray) -> np.ndarray:
+def smoothstep(x: np.ndarray) -> np.ndarray:
     x = np.clip(x, 0.0, 1.0)
     return x * x * (3 - 2 * x)
 
@@ -158,7 +158,7 @@ def speech_curve(rng: np.random.Generator, t: np.ndarray, amplitude: float) -> n
     rate = rng.uniform(2.5, 5.0)
     phase = rng.uniform(0, np.pi)
     syllables = np.abs(np.sin(np.pi * rate * t + phase)) ** 1.5
-    phrases = _smoothstep(
+    phrases = smoothstep(
         2.5 * (np.sin(2 * np.pi * rng.uniform(0.15, 0.5) * t + rng.uniform(0, 6.3)) + 0.3)
     )
     return amplitude * syllables * phrases
