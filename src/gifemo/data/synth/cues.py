@@ -14,16 +14,11 @@ eye and mouth replacements, tints, blush and motion are painted by ``emoji.py``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from PIL import ImageDraw
 
-from gifemo.data.synth.draw import Colour, ellipse_points, mix
+from gifemo.data.synth.draw import Colour, FaceFrame, ellipse_points, mix
 from gifemo.labels import PAPER_EMOTIONS
-
-if TYPE_CHECKING:
-    from gifemo.data.synth.emoji import FaceFrame
 
 # Probability of each option, per class, in PAPER_EMOTIONS order:
 #   happiness, like, surprise, sadness, anger, disgust, fear.

@@ -346,3 +346,28 @@ def _glasses(draw, ident: Identity, lm, at: Placement) -> None:
     y = rims[0][:, 1].mean() - 0.04
     bridge = ((rims[0][:, 0].max(), y), (rims[1][:, 0].min(), y))
     draw.line(at(bridge), fill=ident.glasses_colour, width=width)
+
+
+@dataclass(frozen=True)
+class FaceFrame:
+    """Face units -> canvas pixels for one frame: features slide by ``shift`` (a turned or
+    nodding head), then everything is squashed by ``squash`` (x, y) and placed by ``at``."""
+
+    at: Placement
+    squash: tuple[float, float]
+    shift: tuple[float, float]
+
+    def local(self, pts) -> np.ndarray:
+        """Feature points in the squashed head's face units, ``(N, 2)``."""
+        return (np.asarray(pts, float).reshape(-1, 2) + self.shift) * self.squash
+
+    def feat(self, pts) -> list[float]:
+        """Feature points -> flat pixel list for ImageDraw."""
+        return self.at(self.local(pts))
+
+    def head(self, pts) -> list[float]:
+        """Head-outline points (which do not slide) -> flat pixel list."""
+        return self.at(np.asarray(pts, float).reshape(-1, 2) * self.squash)
+
+    def px(self, length: float) -> int:
+        return self.at.px(length)

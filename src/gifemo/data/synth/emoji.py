@@ -9,7 +9,7 @@ teeth, tongue) when open, curving with the corners (AU12, AU15), stretching (AU2
 expression's envelope so they rise and fall with it.
 
 Coordinates are face units as in ``face.py``: origin at the head's centre, x to the image
-right, y down, head half-width 1. ``FaceFrame`` maps them to canvas pixels for one frame.
+right, y down, head half-width 1. ``draw.FaceFrame`` maps them to canvas pixels for one frame.
 """
 
 from __future__ import annotations
@@ -28,7 +28,15 @@ from gifemo.data.synth.cues import (
     draw_tears,
     star,
 )
-from gifemo.data.synth.draw import BLUSH, Colour, Placement, ellipse_points, faded_line, mix
+from gifemo.data.synth.draw import (
+    BLUSH,
+    Colour,
+    FaceFrame,
+    Placement,
+    ellipse_points,
+    faded_line,
+    mix,
+)
 from gifemo.data.synth.face import SKIN_TONES, bezier, head_outline, to_rgb
 from gifemo.data.synth.scene import BACKGROUNDS, heart, render_background
 from gifemo.data.synth.timeline import smoothstep
@@ -183,31 +191,6 @@ def emoji_background(rng: np.random.Generator, kind: str, size: int) -> Image.Im
     if kind == "dark":
         return Image.new("RGB", (size, size), to_rgb(np.full(3, rng.uniform(0, 45))))
     return render_background(rng, kind, size)
-
-
-@dataclass(frozen=True)
-class FaceFrame:
-    """Face units -> canvas pixels for one frame: features slide by ``shift`` (a turned or
-    nodding head), then everything is squashed by ``squash`` (x, y) and placed by ``at``."""
-
-    at: Placement
-    squash: tuple[float, float]
-    shift: tuple[float, float]
-
-    def local(self, pts) -> np.ndarray:
-        """Feature points in the squashed head's face units, ``(N, 2)``."""
-        return (np.asarray(pts, float).reshape(-1, 2) + self.shift) * self.squash
-
-    def feat(self, pts) -> list[float]:
-        """Feature points -> flat pixel list for ImageDraw."""
-        return self.at(self.local(pts))
-
-    def head(self, pts) -> list[float]:
-        """Head-outline points (which do not slide) -> flat pixel list."""
-        return self.at(np.asarray(pts, float).reshape(-1, 2) * self.squash)
-
-    def px(self, length: float) -> int:
-        return self.at.px(length)
 
 
 def _ramp(e: float, lo: float = 0.2, hi: float = 0.7) -> float:
