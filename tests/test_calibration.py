@@ -214,7 +214,11 @@ def test_an_over_confident_model_gets_a_temperature_above_1_and_a_lower_ece(cali
         got = predictor.predict(f"{data}/{path}").intensities
         assert [got[label] for label in table.labels] == pytest.approx(probs.tolist(), abs=1e-5)
     raw = gifemo.load(overconfident_run, precision="32", calibrated=False)
-    assert raw.info.temperature == 1.0 and raw.backend.reliability is None
+    assert raw.info.temperature == 1.0
+    # The raw model's reliability is the report's uncalibrated measurement, fitted on nothing.
+    assert raw.backend.reliability["ece"] == calibration["uncalibrated"]["ece"]
+    assert raw.backend.reliability["fitted_on"] is None
+    assert not raw.backend.reliability["optimistic"]
     first = f"{data}/{table.paths[0]}"
     assert max(raw.predict(first).intensities.values()) > max(
         predictor.predict(first).intensities.values()

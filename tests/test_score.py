@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 from predict_helpers import write_test_gif
-from score_helpers import JOB_OPTIONS, kill_after_first_shard, read_rows, start_killable_score
+from score_helpers import (
+    JOB_OPTIONS,
+    assert_same_rows,
+    kill_after_first_shard,
+    read_rows,
+    start_killable_score,
+)
 from typer.testing import CliRunner
 
 from gifemo.cli import app
@@ -218,7 +224,7 @@ def test_a_rerun_scores_only_the_missing_shards(local_scores, score_job, tmp_pat
     after = {p.name: p.stat().st_mtime_ns for p in out.glob("part-*.parquet")}
     assert {k for k in after if after[k] != before.get(k)} == {"part-00003.parquet"}
     assert not list(out.glob(".*.tmp"))
-    assert read_rows(out) == read_rows(done)
+    assert_same_rows(read_rows(out), read_rows(done))
     with pytest.raises(ValueError, match=r"--shard-size \(25 then, 10 now\)"):
         score(score_job.model, score_job.inputs, out, engine="local", shard_size=10, **JOB_OPTIONS)
 

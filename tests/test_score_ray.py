@@ -19,6 +19,7 @@ ray = pytest.importorskip(
 
 from score_helpers import (  # noqa: E402
     JOB_OPTIONS,
+    assert_same_rows,
     kill_after_first_shard,
     read_rows,
     start_killable_score,
@@ -46,21 +47,6 @@ def ray_address():
         yield ray.get_runtime_context().gcs_address
     finally:
         ray.shutdown()
-
-
-def assert_same_rows(got, expected, *, atol: float = 1e-6) -> None:
-    def same(a, b) -> bool:
-        if isinstance(a, float) and isinstance(b, float):
-            return abs(a - b) <= atol
-        if isinstance(a, dict) and isinstance(b, dict):
-            return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-        if isinstance(a, list) and isinstance(b, list):
-            return len(a) == len(b) and all(map(same, a, b))
-        return type(a) is type(b) and a == b
-
-    assert len(got) == len(expected)
-    for a, b in zip(got, expected):
-        assert same(a, b), (a, b)
 
 
 @pytest.mark.slow
