@@ -19,13 +19,17 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 # The machine first (CPU kind, native bf16, what --precision auto picks): CI logs start with it.
+# Most tests run on one torch thread, so the suite runs as one pytest-xdist worker per core
+# (each test file stays on one worker, so module fixtures are built once).
+TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(min(len(os.sched_getaffinity(0)), 4))" 2>/dev/null || echo 2)
+
 test: $(STAMP)
 	$(BIN)/gifemo doctor
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Everything but the tests marked slow (training runs, the demo, DDP): a few minutes.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not slow" $(PYTEST_ARGS)
 
 # ruff under pyproject.toml's [tool.ruff] settings: lint rules, then formatting (checked, not applied).
 LINTED := src tests benchmarks scripts

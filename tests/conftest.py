@@ -8,7 +8,20 @@ bfloat16 is emulated, 7-100x slower, on CPUs without native bf16 (``gifemo docto
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (``make test`` runs one worker per core) every worker, and every
+    process a test starts, computes on one thread: two workers of two threads each on two cores
+    would spin-wait on each other (several times slower, not twice)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ["OMP_NUM_THREADS"] = "1"
+        import torch
+
+        torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,7 @@ def tiny(out: Path, ood: Path, **changes) -> DemoConfig:
         synth_workers=1,
         size=32,
         epochs=1,
+        val_every=1,  # the demo's validation split, scored in its one epoch
         batch_size=8,
         max_clips_per_gif=1,
         model_kwargs=dict(SMALL_CONVGRU),

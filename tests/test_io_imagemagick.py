@@ -180,7 +180,7 @@ def test_lzw_stream_ending_early_keeps_the_pixels_it_did_not_reach():
     assert_frames_equal(read_gif(data, background=DARK).frames, expected)
 
 
-# ---- Real GIFs: every file of noto-emoji-7 ---------------------------------------------------
+# ---- Real GIFs: every file of noto-emoji-7 (which frames: see the test) --------------------------
 
 
 def _noto_gifs() -> list[str]:
@@ -209,7 +209,12 @@ def test_noto_emoji_matches_imagemagick(name):
         int(row["width"]),
         int(row["height"]),
     )
-    # Every pixel of every frame (3,688 frames in all: ~90 s for the 57 files on 2 cores).
+    # Every pixel of every frame of every 8th file, the first 16 frames of the others: all 3,688
+    # frames took ~90 s of the suite on 2 cores; the disposal and transparency cases that only
+    # late frames would meet are covered frame by frame by the generated GIFs above.
+    n_frames = None if _noto_gifs().index(name) % 8 == 0 else min(16, info.n_frames)
     with iter_frames(path, background=(12, 34, 56)) as frames:
-        ours = np.stack([frame.image for frame in frames])
-    assert_frames_equal(ours, coalesce(path, (12, 34, 56), (info.height, info.width)))
+        ours = np.stack([frame.image for _, frame in zip(range(n_frames or info.n_frames), frames)])
+    assert_frames_equal(
+        ours, coalesce(path, (12, 34, 56), (info.height, info.width), n_frames=n_frames)
+    )
