@@ -120,6 +120,9 @@ def main() -> None:
     )
     parser.add_argument("--calibration-clips", type=int, default=32, help="INT8 calibration")
     parser.add_argument(
+        "--bf16", action="store_true", help="time bf16 even where the CPU emulates it (slow)"
+    )
+    parser.add_argument(
         "--torch-only", action="store_true", help="eager torch rows only (a quick rehearsal)"
     )
     args = parser.parse_args()
@@ -128,7 +131,7 @@ def main() -> None:
     import torch
 
     import gifemo
-    from gifemo.hardware import benchmark_header
+    from gifemo.hardware import benchmark_header, cpu_has_native_bf16
     from gifemo.inference.export import export_onnx
     from gifemo.inference.inputs import find_media_files
     from gifemo.inference.quantize import export_int8
@@ -168,8 +171,14 @@ def main() -> None:
     rows = [timed("torch eager fp32", eager)]
     reference = rows[0]["results"]
     # Copies: channels-last conversion, compilation and device moves change the model in place.
-    fast = gifemo.load(copy.deepcopy(trained), precision="bf16", channels_last=True, **options)
-    rows.append(timed("torch channels_last + bf16", fast, reference))
+    auto = gifemo.load(copy.deepcopy(trained), **options)
+    layout = ", channels-last" if auto.backend.compute.channels_last else ""
+    rows.append(timed(f"torch auto ({auto.info.precision}{layout})", auto, reference))
+    if args.device != "cpu" or cpu_has_native_bf16() or args.bf16:
+        fast = gifemo.load(copy.deepcopy(trained), precision="bf16", channels_last=True, **options)
+        rows.append(timed("torch channels_last + bf16", fast, reference))
+    else:
+        print("  torch bf16: skipped, emulated here (--bf16 times it anyway)", file=sys.stderr)
     if args.compile and not args.torch_only:
         start = time.perf_counter()
         compiled = gifemo.load(copy.deepcopy(trained), compile=True, **options)
