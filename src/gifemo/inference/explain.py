@@ -519,8 +519,9 @@ def plot_frame_importance(explanation: Explanation, path: str | os.PathLike) -> 
     top.axhline(0, color="#444444", lw=0.8)
     top.set_ylabel(f"drop in {explanation.label}\nGIF score")
     top.set_title(
-        f"Frame importance for {explanation.label} (score {explanation.score:.3f}): "
-        "each frame replaced by its neighbour"
+        f"Frame importance for {explanation.label} (score {explanation.score:.3f}):\n"
+        "each frame replaced by its neighbour",
+        fontsize=10,
     )
     mass = explanation.heatmaps.reshape(len(values), -1).mean(axis=1)
     bottom.bar(starts[:-1], mass, width=widths, align="edge", color="#f39c12", edgecolor="none")

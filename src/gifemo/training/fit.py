@@ -314,6 +314,9 @@ def train(
         )
         # Lightning 2.6 calls a torch API that torch 2.14 deprecated; nothing a user can act on.
         warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+        # The module's on_after_batch_transfer (device transforms) is meant to win over the
+        # DataModule, as Lightning says it does.
+        warnings.filterwarnings("ignore", message=r".*overridden `on_after_batch_transfer`")
         if config.val_every > 1:
             # best.ckpt skips the epochs that do not validate, as it should.
             warnings.filterwarnings("ignore", message=r".*could not find the monitored key")
