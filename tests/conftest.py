@@ -78,3 +78,18 @@ def explain_run(tmp_path_factory):
 
     with one_thread():
         return build_explain_run(tmp_path_factory.mktemp("explain"))
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Test files with the most ``slow`` tests first, each file's tests in their own order.
+
+    ``make test`` hands whole files to its pytest-xdist workers in this order: started early, the
+    long files run beside the many short ones instead of leaving one worker alone at the end.
+    """
+    order: dict[str, int] = {}
+    slow: dict[str, int] = {}
+    for item in items:
+        path = str(item.path)
+        order.setdefault(path, len(order))
+        slow[path] = slow.get(path, 0) + (item.get_closest_marker("slow") is not None)
+    items.sort(key=lambda item: (-slow[str(item.path)], order[str(item.path)]))

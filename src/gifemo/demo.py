@@ -35,8 +35,8 @@ SYNTH_STATE = "synth.json"
 
 @dataclass
 class DemoConfig:
-    """The demo's settings. The defaults take about 10 minutes of training on 2 CPU cores
-    (measured numbers in docs/results.md).
+    """The demo's settings. The defaults take about 11.5 minutes of training on 2 AVX2 cores
+    (float32) and 5 on 2 cores with native bf16 (measured numbers in docs/results.md).
 
     The fields named like :class:`~gifemo.training.config.TrainConfig`'s (``model``, ``size``,
     ``epochs``...) are the training run's. ``ood_data`` is a dataset of real GIFs for the
