@@ -38,6 +38,16 @@ def test_auto_is_off_and_an_explicit_choice_wins(monkeypatch):
     assert resolve_compile(True, "cuda")[0] is True  # triton, no host compiler
 
 
+def test_each_cpu_kind_gets_its_own_inductor_cache(monkeypatch):
+    import torch
+
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    kind = torch.backends.cpu.get_cpu_capability().lower()
+    assert compilation.use_cache_per_cpu_kind().endswith(f"-{kind}")
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "/tmp/mine")
+    assert compilation.use_cache_per_cpu_kind() == "/tmp/mine"  # the user's choice stays
+
+
 def test_the_run_config_holds_the_resolved_choice(tmp_path):
     auto = TrainConfig(data=str(tmp_path), accelerator="cpu")
     assert auto.compile is None

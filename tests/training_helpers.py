@@ -260,7 +260,7 @@ def build_explain_run(base: Path, *, n_specs: int = 3, max_frames: int = 12):
     generate_dataset(
         data, per_class=24, size=64, seed=0, difficulty=0.0, workers=1, labels=EXPLAIN_LABELS
     )
-    config = tiny_config(data, base / "cache", size=64, epochs=6, lr=1e-3, val_fraction=0.2)
+    config = tiny_config(data, base / "cache", size=64, epochs=10, lr=1e-3, val_fraction=0.2)
     run_dir = base / "run-explain"
     train_and_evaluate(config, run_dir, progress=False)
     test = {path for path, _, side, _ in load_split(run_dir / "split.csv").rows if side == "test"}

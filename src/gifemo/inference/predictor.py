@@ -50,6 +50,17 @@ PredictSource = str | os.PathLike | bytes | bytearray | BinaryIO | NamedBytes | 
 INPUT_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError)
 
 
+#: The Predictor options that decide how an input is read (and so whether it fails).
+INPUT_LIMITS: tuple[str, ...] = (
+    "max_frames",
+    "max_pixels",
+    "strict",
+    "allow_private",
+    "max_download_bytes",
+    "download_timeout_s",
+)
+
+
 @dataclass
 class PreparedGif:
     """A decoded GIF ready for the model.
@@ -144,16 +155,7 @@ class Predictor:
         The copy shares the backend (the loaded weights), so it costs nothing; ``self`` is
         unchanged.
         """
-        allowed = {
-            "batch_size",
-            "decode_workers",
-            "max_frames",
-            "max_pixels",
-            "strict",
-            "allow_private",
-            "max_download_bytes",
-            "download_timeout_s",
-        }
+        allowed = {"batch_size", "decode_workers", *INPUT_LIMITS}
         unknown = sorted(set(options) - allowed)
         if unknown:
             raise TypeError(f"unknown predictor option(s) {unknown}; known: {sorted(allowed)}")

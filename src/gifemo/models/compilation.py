@@ -15,6 +15,7 @@ inductor.
 
 from __future__ import annotations
 
+import os
 import shutil
 from typing import Any
 
@@ -52,5 +53,24 @@ def compile_model(model, *, training: bool):
     compilation gained nothing; the weights must not change afterwards.
     """
     options = None if training else {"freezing": True}
+    use_cache_per_cpu_kind()
     model.compile(backend="inductor", dynamic=False, options=options)
     return model
+
+
+def use_cache_per_cpu_kind() -> str:
+    """Point inductor's on-disk cache at one folder per CPU kind torch runs as, and return it.
+
+    The cache does not tell apart kernels compiled while torch ran as another CPU kind
+    (``ATEN_CPU_CAPABILITY=avx2`` on an AVX-512 machine): reused across the two, they gave an
+    "index out of bounds" in a max-pool backward kernel and another top emotion from a compiled
+    predictor (measured; both pass with a cache of their own). A ``TORCHINDUCTOR_CACHE_DIR``
+    set by the user is kept as it is.
+    """
+    import torch
+    from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+
+    if "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
+        kind = torch.backends.cpu.get_cpu_capability().lower()
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = f"{default_cache_dir()}-{kind}"
+    return os.environ["TORCHINDUCTOR_CACHE_DIR"]

@@ -22,6 +22,7 @@ from typing import Any
 
 from gifemo.atomic import atomic_write_text
 from gifemo.hardware import hardware_line, normalize_precision
+from gifemo.inference.predictor import INPUT_LIMITS
 from gifemo.inference.scoring.inputs import iter_plan_rows
 from gifemo.inference.scoring.plan import (
     DEFAULT_SHARD_SIZE,
@@ -34,7 +35,6 @@ from gifemo.inference.scoring.plan import (
 )
 from gifemo.inference.scoring.rows import result_schema
 from gifemo.inference.scoring.shards import ShardCollector, count_parts
-from gifemo.inference.scoring.stages import INPUT_LIMITS
 
 ENGINES: tuple[str, ...] = ("auto", "ray", "local")
 SUMMARY_VERSION = 1

@@ -17,7 +17,7 @@ from functools import cached_property
 from typing import Any
 
 from gifemo.inference.prediction import PredictorInfo
-from gifemo.inference.predictor import Predictor
+from gifemo.inference.predictor import INPUT_LIMITS, Predictor
 from gifemo.inference.scoring.plan import model_file_sha256, read_plan_shard
 from gifemo.inference.scoring.rows import (
     decoded_row,
@@ -30,16 +30,6 @@ from gifemo.inference.scoring.rows import (
     rows_table,
 )
 from gifemo.preprocess import PreprocessConfig
-
-#: The Predictor options that decide how an input is read (and so whether it fails).
-INPUT_LIMITS: tuple[str, ...] = (
-    "max_frames",
-    "max_pixels",
-    "strict",
-    "allow_private",
-    "max_download_bytes",
-    "download_timeout_s",
-)
 
 
 class _NoModel:
