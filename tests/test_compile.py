@@ -44,6 +44,11 @@ def test_each_cpu_kind_gets_its_own_inductor_cache(monkeypatch):
     monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
     kind = torch.backends.cpu.get_cpu_capability().lower()
     assert compilation.use_cache_per_cpu_kind().endswith(f"-{kind}")
+    from torch._inductor.runtime.cache_dir_utils import cache_dir, default_cache_dir
+
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", default_cache_dir())  # inductor's own doing
+    assert compilation.use_cache_per_cpu_kind().endswith(f"-{kind}")
+    assert cache_dir().endswith(f"-{kind}")  # where inductor now writes
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "/tmp/mine")
     assert compilation.use_cache_per_cpu_kind() == "/tmp/mine"  # the user's choice stays
 

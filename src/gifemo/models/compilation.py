@@ -70,7 +70,9 @@ def use_cache_per_cpu_kind() -> str:
     import torch
     from torch._inductor.runtime.cache_dir_utils import default_cache_dir
 
-    if "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
+    default = os.path.abspath(default_cache_dir())
+    # Inductor writes its default into the variable the first time it asks for the folder.
+    if os.environ.get("TORCHINDUCTOR_CACHE_DIR", default) == default:
         kind = torch.backends.cpu.get_cpu_capability().lower()
-        os.environ["TORCHINDUCTOR_CACHE_DIR"] = f"{default_cache_dir()}-{kind}"
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = f"{default}-{kind}"
     return os.environ["TORCHINDUCTOR_CACHE_DIR"]
