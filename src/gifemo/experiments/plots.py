@@ -31,26 +31,29 @@ def _err(rows: Sequence[dict[str, Any]], key: str) -> list[float]:
     return [row[f"{key}_ci95"] or 0.0 for row in rows]
 
 
+def _clip_len_series(ax, rows: Sequence[dict[str, Any]], key: str, **style: Any) -> list:
+    """Plot ``key`` (mean ± CI) against the clip length for the rows that have it; return them."""
+    shown = [row for row in rows if row[f"{key}_n"]]
+    ax.errorbar(
+        [r["clip_len"] for r in shown],
+        [r[key] for r in shown],
+        yerr=_err(shown, key),
+        capsize=4,
+        **style,
+    )
+    return shown
+
+
 def plot_ablation(rows: Sequence[dict[str, Any]], path: Path) -> Path:
     """Accuracy against clip length: ours (mean ± CI) and the paper's."""
     figure = _figure()
     ax = figure.add_subplot()
-    ours = [row for row in rows if row["accuracy_n"]]
-    ax.errorbar(
-        [r["clip_len"] for r in ours],
-        [r["accuracy"] for r in ours],
-        yerr=_err(ours, "accuracy"),
-        marker="o",
-        capsize=4,
-        label="gifemo (mean ± 95% CI)",
-    )
-    best = [row for row in ours if row["best_epoch_accuracy_n"]]
-    ax.errorbar(
-        [r["clip_len"] for r in best],
-        [r["best_epoch_accuracy"] for r in best],
-        yerr=_err(best, "best_epoch_accuracy"),
+    ours = _clip_len_series(ax, rows, "accuracy", marker="o", label="gifemo (mean ± 95% CI)")
+    _clip_len_series(
+        ax,
+        ours,
+        "best_epoch_accuracy",
         marker="s",
-        capsize=4,
         linestyle="--",
         label="gifemo, best epoch chosen on test (optimistic)",
     )
