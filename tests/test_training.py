@@ -182,13 +182,15 @@ def test_run_lowers_the_loss_beats_chance_and_fills_the_run_dir(run):
 def test_run_killed_mid_epoch_and_resumed_ends_like_an_uninterrupted_run(tmp_path_factory):
     base = tmp_path_factory.getbasetemp()
     data = tiny_dataset(base / "synth")
-    # Workers, augmentation, dropout and per-epoch clip sampling: every source of randomness.
+    # Workers, augmentation, dropout and per-epoch clip sampling: every source of randomness;
+    # and a per-step learning-rate schedule, whose state must resume too.
     config = tiny_config(
         data,
         base / "cache",
         epochs=2,
         workers=1,
         augment=True,
+        lr_schedule="onecycle",
         model_kwargs={**SMALL_CONVGRU, "dropout": 0.3},
     )
     steps = steps_per_epoch(config)
@@ -280,6 +282,25 @@ def test_without_a_terminal_progress_is_one_line_per_epoch_not_a_bar(tmp_path, c
     assert EpochHistory.describe(row, 3) == (
         "epoch 2/3: train loss 1.712 acc 0.301 | val loss 1.800 GIF acc 0.250 | 38 s"
     )
+
+
+def test_onecycle_schedule_warms_up_then_anneals_over_the_whole_run(tmp_path_factory):
+    with pytest.raises(ValueError, match="lr_schedule must be one of constant, onecycle"):
+        TrainConfig(data=".", lr_schedule="cosine")
+    base = tmp_path_factory.getbasetemp()
+    config = tiny_config(
+        tiny_dataset(base / "synth"), base / "cache", epochs=2, lr=1e-3, lr_schedule="onecycle"
+    )
+    run_dir = tmp_path_factory.mktemp("onecycle") / "run"
+    train(config, run_dir, progress=False)
+    checkpoint = read_checkpoint(run_dir / "checkpoints" / "last.ckpt")
+    steps = 2 * steps_per_epoch(config)
+    (schedule,) = checkpoint["lr_schedulers"]
+    assert schedule["total_steps"] == schedule["last_epoch"] == steps  # stepped per batch
+    assert checkpoint["optimizer_states"][0]["param_groups"][0]["max_lr"] == 1e-3
+    # Annealed below where the warm-up started (max_lr / 25), not left at the peak.
+    assert checkpoint["optimizer_states"][0]["param_groups"][0]["lr"] < 1e-3 / 25
+    assert TrainConfig.load(run_dir / "config.yaml").lr_schedule == "onecycle"
 
 
 def test_val_every_validates_every_nth_epoch_and_still_checkpoints_each(tmp_path_factory):

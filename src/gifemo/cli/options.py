@@ -150,6 +150,16 @@ Lr = Annotated[float | None, typer.Option(help=_help("Adam learning rate.", "lr"
 WeightDecay = Annotated[
     float | None, typer.Option(help=_help("Adam weight decay.", "weight_decay"))
 ]
+LrSchedule = Annotated[
+    str | None,
+    typer.Option(
+        help=_help(
+            "Learning-rate schedule: constant (the paper's) or onecycle (warm up to --lr over "
+            "30% of the steps, then anneal).",
+            "lr_schedule",
+        )
+    ),
+]
 Precision = Annotated[
     str | None, typer.Option(help=_help(PRECISION_HELP, "precision"), callback=_check_precision)
 ]

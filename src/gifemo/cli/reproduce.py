@@ -33,6 +33,7 @@ def reproduce_command(
     batch_size: opt.BatchSize = None,
     lr: opt.Lr = None,
     weight_decay: opt.WeightDecay = None,
+    lr_schedule: opt.LrSchedule = None,
     precision: opt.Precision = None,
     max_clips_per_gif: opt.MaxClipsPerGif = None,
     workers: opt.Workers = None,

@@ -28,6 +28,7 @@ def train_command(
     batch_size: opt.BatchSize = None,
     lr: opt.Lr = None,
     weight_decay: opt.WeightDecay = None,
+    lr_schedule: opt.LrSchedule = None,
     clip_len: int | None = typer.Option(None, help="Frames per clip. (default: 4)"),
     size: opt.Size = None,
     seed: int | None = typer.Option(

@@ -52,6 +52,10 @@ DATA_FIELDS: tuple[str, ...] = (
 )
 
 
+#: Learning-rate schedules of ``TrainConfig.lr_schedule``.
+LR_SCHEDULES: tuple[str, ...] = ("constant", "onecycle")
+
+
 @dataclass
 class TrainConfig:
     """Everything that defines a training run.
@@ -78,6 +82,9 @@ class TrainConfig:
     batch_size: int = 30
     lr: float = 1e-4
     weight_decay: float = 1e-4
+    #: "constant" (the paper's Adam) or "onecycle": warm up to ``lr`` over the first 30 % of
+    #: the steps, then anneal to ~0 (torch's OneCycleLR); reaches more in few epochs.
+    lr_schedule: str = "constant"
     clip_len: int = 4
     size: int = 224
     seed: int = 0
@@ -122,6 +129,10 @@ class TrainConfig:
             raise ValueError(f"size must be >= 16 px, got {self.size}")
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(
+                f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}"
+            )
         if self.weight_decay < 0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
         if self.workers < 0:

@@ -284,6 +284,7 @@ def train(
         preprocess=datamodule.preprocess.to_dict(),
         lr=config.lr,
         weight_decay=config.weight_decay,
+        lr_schedule=config.lr_schedule,
         # A resumed run takes every weight from its checkpoint.
         pretrained=None if resume else config.pretrained,
         channels_last=config.channels_last,

@@ -67,6 +67,7 @@ class GifEmotionModule(pl.LightningModule):
         preprocess: dict[str, Any],
         lr: float = 1e-4,
         weight_decay: float = 1e-4,
+        lr_schedule: str = "constant",
         pretrained: str | None = None,
         channels_last: bool = True,
         compile: bool = False,
@@ -152,10 +153,20 @@ class GifEmotionModule(pl.LightningModule):
         )
         return loss
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(
+    def configure_optimizers(self):
+        optimizer = torch.optim.Adam(
             self.model.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
         )
+        if self.hparams.get("lr_schedule", "constant") == "constant":
+            return optimizer
+        # Stepped per batch over the whole run (all epochs, as the trainer will run them), so
+        # a resumed run continues the same curve from the checkpoint's scheduler state.
+        schedule = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer,
+            max_lr=self.hparams.lr,
+            total_steps=max(1, int(self.trainer.estimated_stepping_batches)),
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
     # -- validation ---------------------------------------------------------------------
 
