@@ -15,7 +15,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from gifemo.data.synth import (
-    CUE_TABLE,
+    ARCHETYPES,
+    CUE_OPTIONS,
     PROTOTYPES,
     generate_dataset,
     item_seed,
@@ -26,7 +27,7 @@ from gifemo.data.synth import (
     style_of,
 )
 from gifemo.data.synth.action_units import au_controls
-from gifemo.data.synth.cues import EXCLUSIVE_OPTIONS, cue_frequencies
+from gifemo.data.synth.archetypes import EXCLUSIVE_OPTIONS, STRAY_CUES, STRAY_P, cue_frequencies
 from gifemo.data.synth.emoji import EmojiFace, mouth_shape
 from gifemo.data.synth.render import render_frames
 from gifemo.data.synth.timeline import Envelope
@@ -99,7 +100,10 @@ def test_mixed_dataset_is_balanced_decodable_and_deterministic(tmp_path: Path):
         assert gif.frames.shape[1:] == (32, 32, 3) and len(gif.frames) == int(r["frames"])
         params = json.loads(r["params"])
         assert params.get("style", "human") == r["style"]
-        assert set(params["aus"]) == set(PROTOTYPES[r["label"]])
+        if r["style"] == "human":
+            assert set(params["aus"]) == set(PROTOTYPES[r["label"]])
+        else:
+            assert set(params["aus"]) == set(_archetype(r["label"], params["archetype"]).aus)
     # The CSV's seed and style rebuild a GIF; an emoji GIF's seed is not its human twin's.
     emoji_row = next(r for r in rows if r["style"] == "emoji" and r["label"] == "fear")
     rebuilt = make_gif("fear", int(emoji_row["seed"]), size=32, style="emoji")
@@ -107,6 +111,11 @@ def test_mixed_dataset_is_balanced_decodable_and_deterministic(tmp_path: Path):
     assert int(emoji_row["seed"]) == item_seed(5, PAPER_EMOTIONS.index("fear"), 0, "emoji")
     assert item_seed(5, 6, 0, "emoji") != item_seed(5, 6, 0)
     np.testing.assert_array_equal(read_gif(rebuilt.data).frames, rebuilt.encoding.frames)
+
+
+def _archetype(label: str, name: str):
+    (archetype,) = [a for a in ARCHETYPES[label] if a.name == name]
+    return archetype
 
 
 def test_per_style_counts_and_stale_styles_are_removed(tmp_path: Path):
@@ -157,26 +166,59 @@ def emoji_specs() -> dict[str, list]:
     }
 
 
+def test_archetypes_are_drawn_by_weight(emoji_specs):
+    for label, specs in emoji_specs.items():
+        names = [s.archetype for s in specs]
+        for archetype in ARCHETYPES[label]:
+            p = archetype.weight
+            tolerance = 4.5 * np.sqrt(p * (1 - p) / N_SPECS) + 1 / N_SPECS
+            assert abs(names.count(archetype.name) / N_SPECS - p) <= tolerance, archetype.name
+        # A GIF's expression is its archetype's: the same AUs, at most at their recipe's level.
+        for spec in specs:
+            recipe = _archetype(label, spec.archetype).aus
+            assert set(spec.aus) == set(recipe)
+            assert all(0 < v <= min(1.0, 1.1 * recipe[au]) + 1e-9 for au, v in spec.aus.items())
+
+
 def test_cue_frequencies_follow_the_table(emoji_specs):
     for label, specs in emoji_specs.items():
-        for (cue, option), p in cue_frequencies(label).items():
+        frequencies = cue_frequencies(label)
+        assert set(frequencies) == {(c, o) for c, opts in CUE_OPTIONS.items() for o in opts}
+        for (cue, option), p in frequencies.items():
             seen = np.mean([s.cues.get(cue, {}).get("kind") == option for s in specs])
             # 4.5 binomial standard deviations, plus one count: about 1 in 150,000 per check.
             tolerance = 4.5 * np.sqrt(p * (1 - p) / N_SPECS) + 1 / N_SPECS
             assert abs(seen - p) <= tolerance, (label, cue, option, seen, p)
             if p == 0:
                 assert seen == 0, (label, cue, option)
-    for cue, options in CUE_TABLE.items():
-        for probs in options.values():
-            assert len(probs) == len(PAPER_EMOTIONS)
-        assert all(sum(col) <= 1.0 for col in zip(*options.values(), strict=True)), cue
+        for cue in CUE_OPTIONS:
+            assert sum(frequencies[(cue, o)] for o in CUE_OPTIONS[cue]) <= 1.0 + 1e-9, cue
+
+
+def test_frequencies_are_exact_for_a_single_archetype():
+    # The formula's stray term, checked on a class whose cues are computed by hand.
+    archetype = ARCHETYPES["surprise"][0]
+    stray = STRAY_P / len(STRAY_CUES)
+    odds = cue_frequencies("surprise")
+    motion_bounce = sum(
+        a.weight * (a.cues.get("motion", {}).get("bounce", 0.0)
+                    + (1 - sum(a.cues.get("motion", {}).values())) * stray / 3)
+        for a in ARCHETYPES["surprise"]
+    )  # fmt: skip
+    assert odds[("motion", "bounce")] == pytest.approx(motion_bounce)
+    assert archetype.cues["motion"]["bounce"] > 0
+    assert odds[("eyes", "hearts")] == 0.0  # not a stray cue and in no surprise recipe
 
 
 def test_no_cue_belongs_to_a_single_class(emoji_specs):
-    for cue, options in CUE_TABLE.items():
-        for option, probs in options.items():
+    table = {label: cue_frequencies(label) for label in PAPER_EMOTIONS}
+    for cue, options in CUE_OPTIONS.items():
+        for option in options:
+            probs = [table[label][(cue, option)] for label in PAPER_EMOTIONS]
             classes = [c for c, p in zip(PAPER_EMOTIONS, probs, strict=True) if p > 0]
-            if (cue, option) not in EXCLUSIVE_OPTIONS:
+            if (cue, option) in EXCLUSIVE_OPTIONS:
+                assert len(classes) == 1, (cue, option, classes)
+            else:
                 assert len(classes) >= 2, (cue, option)
                 seen = {
                     label
@@ -194,19 +236,19 @@ def test_emoji_specs_share_timing_expression_and_encoders_with_humans(emoji_spec
             human = sample_spec(label, seed, size=32)
             # The same frame-count and delay draws come first in both styles.
             assert spec.delays_ms == human.delays_ms
-            assert set(spec.aus) == set(PROTOTYPES[label])
+            assert set(spec.aus) == set(_archetype(label, spec.archetype).aus)
             assert isinstance(spec.identity, EmojiFace) and spec.style == "emoji"
             assert spec.params()["style"] == "emoji" and "style" not in human.params()
     specs = [s for group in emoji_specs.values() for s in group]
     assert {s.encoder["palette"] for s in specs} == {"global", "local"}
     assert {s.encoder["colors"] for s in specs} == {32, 64, 128, 256}
     backgrounds = [s.background for s in specs]
-    assert 0.3 < np.mean([b == "white" for b in backgrounds]) < 0.5
+    assert 0.5 < np.mean([b == "white" for b in backgrounds]) < 0.7
     assert {"blobs", "room", "plain"} <= set(backgrounds)
-    assert 0.6 < np.mean([s.identity.palette == "yellow" for s in specs]) < 0.8
+    assert 0.7 < np.mean([s.identity.palette == "yellow" for s in specs]) < 0.9
     assert all(s.second_face is None for s in specs)
     like_hearts = np.mean([s.hearts > 0 for s in emoji_specs["like"]])
-    assert like_hearts == pytest.approx(CUE_TABLE["hearts"]["floating"][1], abs=0.1)
+    assert like_hearts == pytest.approx(cue_frequencies("like")[("hearts", "floating")], abs=0.1)
 
 
 # ---------------------------------------------------------------- painting
@@ -259,6 +301,7 @@ def _clean_emoji(label: str, seed: int):
         ("tint", "blue", lambda f: f[..., 2] - f[..., 0]),
         ("tears", "stream", lambda f: f[..., 2] - f[..., 0]),
         ("eyes", "hearts", lambda f: f[..., 0] - f[..., 1]),
+        ("mouth", "vomit", lambda f: f[..., 1] - f[..., 0]),
     ],
 )
 def test_cues_are_painted_at_the_apex(cue, kind, colour):

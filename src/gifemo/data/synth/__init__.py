@@ -8,8 +8,9 @@ and emoji/sticker faces (``"emoji"``).
 >>> render_contact_sheet("sheet.png", seed=0, styles="emoji")              # a look at it
 
 Modules: ``action_units`` (AU table and class prototypes), ``face`` (identity and geometry),
-``draw`` (painting), ``emoji`` (emoji designs and their painting), ``cues`` (the emoji cue
-table: tears, sweat, steam, tints, heart eyes...), ``scene`` (background, captions, camera,
+``draw`` (painting), ``emoji`` (emoji designs and their painting), ``archetypes`` (the face
+emoji each class is drawn as, and their cue odds), ``cues`` (painting tears, sweat, steam,
+hands...), ``scene`` (background, captions, camera,
 light, noise), ``timeline`` (frame counts, delays, expression envelope), ``spec`` (all random
 choices of one GIF and the difficulty knob), ``render`` (spec -> frames -> GIF), ``generate``
 (the dataset), ``preview``. See docs/synthetic-data.md.
@@ -18,7 +19,7 @@ choices of one GIF and the difficulty knob), ``render`` (spec -> frames -> GIF),
 from __future__ import annotations
 
 from gifemo.data.synth.action_units import ACTION_UNITS, PROTOTYPES, au_controls
-from gifemo.data.synth.cues import CUE_TABLE
+from gifemo.data.synth.archetypes import ARCHETYPES, CUE_OPTIONS, cue_frequencies
 from gifemo.data.synth.generate import (
     LABELS_CSV,
     SynthGif,
@@ -35,7 +36,8 @@ from gifemo.data.synth.timeline import sample_frame_count
 
 __all__ = [
     "ACTION_UNITS",
-    "CUE_TABLE",
+    "ARCHETYPES",
+    "CUE_OPTIONS",
     "DEFAULT_DIFFICULTY",
     "LABELS_CSV",
     "PROTOTYPES",
@@ -44,6 +46,7 @@ __all__ = [
     "SynthGif",
     "SynthSummary",
     "au_controls",
+    "cue_frequencies",
     "generate_dataset",
     "item_seed",
     "make_gif",

@@ -1,15 +1,10 @@
-"""The stylised cues emoji and sticker artists draw on top of an expression, and their odds.
+"""The stylised cues emoji and sticker artists draw on top of an expression, painted.
 
 Real emoji do not only move brows and lips: a crying face gets streams of tears, an angry one
-turns red and snorts steam, a loving one gets heart eyes. ``CUE_TABLE`` lists each cue's options
-with one probability per class; a GIF draws one option per cue (or none). The probabilities are
-shared across classes where real emoji share the cue (tears of joy and tears of sadness, blush
-when in love and when embarrassed, red faces mostly in anger, grimacing teeth in fear, disgust
-and grins), so no single cue gives the label away: a model has to read the face as well.
-
-The table is what the generator samples from and what the tests check frequencies against.
-The overlays that are not part of the face (tears, sweat, steam, symbols) are painted here;
-eye and mouth replacements, tints, blush and motion are painted by ``emoji.py``.
+turns red and snorts steam, a loving one gets heart eyes. Which cues a GIF carries, and their
+odds per class, is ``archetypes.py``'s business. The overlays that are not part of the face
+(tears, sweat, steam, symbols, hands, vomit) are painted here; eye and mouth replacements,
+tints, blush and motion are painted by ``emoji.py``.
 """
 
 from __future__ import annotations
@@ -18,64 +13,6 @@ import numpy as np
 from PIL import ImageDraw
 
 from gifemo.data.synth.draw import Colour, FaceFrame, ellipse_points, mix
-from gifemo.labels import PAPER_EMOTIONS
-
-# Probability of each option, per class, in PAPER_EMOTIONS order:
-#   happiness, like, surprise, sadness, anger, disgust, fear.
-# An option's absence (the rest of each row's mass) means the cue is not drawn.
-CUE_TABLE: dict[str, dict[str, tuple[float, ...]]] = {
-    # Eyes replaced or restyled at the expression's peak.
-    "eyes": {
-        "smile": (0.33, 0.28, 0.02, 0.03, 0.02, 0.04, 0.02),  # closed "^ ^" arcs
-        "squeeze": (0.18, 0.04, 0.05, 0.22, 0.10, 0.20, 0.15),  # tightly shut "> <"
-        "hearts": (0.05, 0.22, 0.03, 0.0, 0.0, 0.0, 0.0),
-        "stars": (0.04, 0.08, 0.08, 0.0, 0.0, 0.0, 0.0),
-        "roll": (0.03, 0.02, 0.05, 0.08, 0.06, 0.20, 0.12),  # white eyes, pupils up or aside
-        "closed": (0.03, 0.12, 0.02, 0.15, 0.05, 0.05, 0.03),  # relaxed, shut: relief, pensive
-        "half": (0.02, 0.03, 0.02, 0.06, 0.06, 0.15, 0.02),  # half-lidded, glancing aside
-    },
-    # The mouth drawn the way emoji exaggerate it.
-    "mouth": {
-        "open": (0.50, 0.15, 0.30, 0.25, 0.30, 0.20, 0.30),  # wider open than the AUs alone
-        "teeth": (0.22, 0.03, 0.05, 0.06, 0.25, 0.25, 0.30),  # clenched or grimacing teeth
-        "tongue": (0.10, 0.15, 0.02, 0.02, 0.03, 0.20, 0.02),  # sticking out (yum, bleh)
-        "kiss": (0.04, 0.20, 0.03, 0.02, 0.02, 0.0, 0.0),  # puckered lips
-    },
-    # The head's colour washes towards a tint as the expression rises.
-    "tint": {
-        "red": (0.02, 0.05, 0.05, 0.01, 0.35, 0.03, 0.03),
-        "green": (0.01, 0.0, 0.02, 0.03, 0.02, 0.30, 0.05),
-        "blue": (0.01, 0.0, 0.05, 0.07, 0.0, 0.05, 0.28),
-    },
-    "tears": {
-        "drop": (0.04, 0.05, 0.03, 0.22, 0.03, 0.04, 0.08),  # drops rolling down a cheek
-        "stream": (0.03, 0.02, 0.01, 0.15, 0.02, 0.02, 0.03),  # rivers down the face
-        "spray": (0.15, 0.02, 0.01, 0.06, 0.02, 0.02, 0.02),  # drops flying off sideways
-    },
-    "motion": {
-        "shake": (0.04, 0.04, 0.06, 0.06, 0.22, 0.12, 0.12),  # side to side
-        "tremble": (0.02, 0.01, 0.06, 0.08, 0.12, 0.04, 0.30),  # fast jitter
-        "bounce": (0.35, 0.22, 0.25, 0.04, 0.08, 0.04, 0.04),  # hops with squash and stretch
-    },
-    "sweat": {"drop": (0.06, 0.02, 0.07, 0.08, 0.03, 0.06, 0.25)},
-    "steam": {"puffs": (0.02, 0.04, 0.02, 0.04, 0.25, 0.06, 0.02)},  # snorting or sighing
-    "blush": {"cheeks": (0.10, 0.45, 0.12, 0.04, 0.02, 0.06, 0.03)},
-    "hearts": {"floating": (0.04, 0.30, 0.02, 0.0, 0.0, 0.0, 0.0)},
-    "hands": {
-        "cheeks": (0.0, 0.0, 0.06, 0.03, 0.0, 0.02, 0.12),  # pressed to the cheeks, screaming
-        "mouth": (0.05, 0.02, 0.06, 0.0, 0.0, 0.03, 0.03),  # over the mouth: giggle, gasp, nausea
-        "hug": (0.04, 0.08, 0.0, 0.0, 0.0, 0.0, 0.0),  # open hands in front
-    },
-    "symbol": {
-        "vein": (0.0, 0.0, 0.01, 0.0, 0.12, 0.03, 0.0),  # the manga anger mark
-        "gloom": (0.0, 0.0, 0.02, 0.07, 0.01, 0.04, 0.10),  # vertical lines on the forehead
-        "sparkles": (0.06, 0.08, 0.04, 0.0, 0.0, 0.0, 0.0),
-        "shock": (0.02, 0.0, 0.12, 0.01, 0.03, 0.02, 0.06),  # lines bursting from the head
-    },
-}
-
-#: Cue options that the table deliberately gives to a single class (none: see the tests).
-EXCLUSIVE_OPTIONS: frozenset[tuple[str, str]] = frozenset()
 
 TEAR: Colour = (90, 175, 245)
 _TEAR_EDGE: Colour = (40, 110, 210)
@@ -85,31 +22,8 @@ _VEIN: Colour = (225, 35, 45)
 _GLOOM: Colour = (95, 85, 200)
 _SPARKLE: Colour = (255, 214, 40)
 _SPARKLE_EDGE: Colour = (240, 140, 20)
-
-
-def sample_cues(rng: np.random.Generator, label: str) -> dict[str, dict]:
-    """Draw the cues of one emoji GIF of class ``label``: ``cue -> {"kind": option, ...}``.
-
-    Every cue consumes the same random numbers whether or not it is drawn, so the odds of one
-    cue never shift another's. Options carry the few amounts their painting needs.
-    """
-    col = PAPER_EMOTIONS.index(label)
-    cues: dict[str, dict] = {}
-    for cue, options in CUE_TABLE.items():
-        u, amount, side = rng.random(), rng.uniform(0.5, 1.0), float(rng.choice([-1.0, 1.0]))
-        edge = 0.0
-        for option, probs in options.items():
-            edge += probs[col]
-            if u < edge:
-                cues[cue] = {"kind": option, "amount": float(amount), "side": side}
-                break
-    return cues
-
-
-def cue_frequencies(label: str) -> dict[tuple[str, str], float]:
-    """The table's probability of every ``(cue, option)`` for class ``label``."""
-    col = PAPER_EMOTIONS.index(label)
-    return {(c, o): p[col] for c, opts in CUE_TABLE.items() for o, p in opts.items()}
+_VOMIT: Colour = (120, 190, 60)
+_VOMIT_EDGE: Colour = (70, 140, 40)
 
 
 def _cycle(t: float, period: float, phase: float) -> float:
@@ -251,3 +165,17 @@ def draw_hands(
         for part in (_PALM, *_FINGERS):
             pts = part @ rot + (x, y)
             draw.polygon(fr.feat(pts), fill=skin, outline=edge, width=fr.px(0.018))
+
+
+def draw_vomit(draw, fr: FaceFrame, x: float, y: float, width: float, e: float, t: float) -> None:
+    """A green stream pouring from the mouth (centre ``x``, lower lip ``y``) down off the head."""
+    if e < 0.3:
+        return
+    m = min(1.0, (e - 0.3) / 0.4)
+    ys = np.linspace(y - 0.05, y + 0.15 + 0.9 * m, 9)
+    spread = width * (0.35 + 0.5 * (ys - ys[0]) / (ys[-1] - ys[0]))
+    wob = 0.03 * np.sin(10 * ys - 14 * t)
+    left = np.stack([x - spread + wob, ys], -1)
+    right = np.stack([x + spread + wob, ys], -1)
+    pts = fr.feat(np.concatenate([left, right[::-1]]))
+    draw.polygon(pts, fill=_VOMIT, outline=_VOMIT_EDGE, width=fr.px(0.02))

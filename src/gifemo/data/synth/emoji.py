@@ -26,6 +26,7 @@ from gifemo.data.synth.cues import (
     draw_sweat,
     draw_symbol,
     draw_tears,
+    draw_vomit,
     star,
 )
 from gifemo.data.synth.draw import (
@@ -44,7 +45,7 @@ from gifemo.data.synth.timeline import smoothstep
 #: Emoji are usually cut out (a transparent background, which decoders flatten to white, or
 #: to a flat colour), sometimes pasted onto the same textured backgrounds as the human style.
 EMOJI_BACKGROUNDS: tuple[str, ...] = ("white", "plain", "dark", *BACKGROUNDS)
-EMOJI_BACKGROUND_P: tuple[float, ...] = (0.5, 0.2, 0.05) + (0.25 / len(BACKGROUNDS),) * len(
+EMOJI_BACKGROUND_P: tuple[float, ...] = (0.6, 0.15, 0.05) + (0.2 / len(BACKGROUNDS),) * len(
     BACKGROUNDS
 )
 #: Tint levels the head's shading is cached at (a tint follows the expression smoothly).
@@ -124,7 +125,7 @@ class EmojiFace:
 
 def sample_emoji_face(rng: np.random.Generator) -> EmojiFace:
     """Draw a random emoji design: mostly yellow round heads, with every common rendering."""
-    palette = str(rng.choice(["yellow", "orange", "skin", "pastel"], p=[0.7, 0.08, 0.12, 0.1]))
+    palette = str(rng.choice(["yellow", "orange", "skin", "pastel"], p=[0.8, 0.06, 0.07, 0.07]))
     # Face emoji keep to the lighter skin tones: features are drawn dark on the head.
     table = {"yellow": _YELLOWS, "orange": _ORANGES, "skin": SKIN_TONES[:4], "pastel": _PASTELS}
     base = table[palette][rng.integers(len(table[palette]))] * rng.uniform(0.96, 1.03)
@@ -172,7 +173,7 @@ def sample_emoji_face(rng: np.random.Generator) -> EmojiFace:
         brow_gap=float(rng.uniform(0.08, 0.18)),
         mouth_y=float(rng.uniform(0.26, 0.45)),
         mouth_w=float(rng.uniform(0.3, 0.56)),
-        line_w=float(rng.uniform(0.045, 0.085)),
+        line_w=float(rng.uniform(0.055, 0.095)),
         mouth_fill=to_rgb(mouth_fill),
         tongue=to_rgb(_TONGUES[rng.integers(len(_TONGUES))]),
         mouth_edge=bool(rng.random() < 0.35),
@@ -485,9 +486,10 @@ class EmojiPainter:
             )
             * widen
         )
-        cut_out = (
-            float(np.clip(0.25 * c["lid_tighten"] + 0.3 * c["brow_inner_raise"], 0, 0.5)) * widen
-        )
+        # A worried lid comes with inner brows raised above the outer ones (AU1 without AU2);
+        # both raised together (surprise) leave the eyes open and round.
+        worry = max(0.0, c["brow_inner_raise"] - c["brow_outer_raise"])
+        cut_out = float(np.clip(0.25 * c["lid_tighten"] + 0.3 * worry, 0, 0.5)) * widen
         if cue == "half":
             # A flat lid over the upper half, the pupils glancing to one side.
             cut_in, cut_out = max(cut_in, 0.5 * m), max(cut_out, 0.5 * m)
@@ -579,9 +581,10 @@ class EmojiPainter:
                 s * (face.eye_dx - face.eye_rx - 0.06 - 0.05 * c["brow_squeeze"]),
                 y0 + 0.2 * lower - 0.25 * inner_up,
             )
+            # AU1 alone slants the brows (worry); AU1 + AU2 lift them level, as high arches.
             outer = (
                 s * (face.eye_dx + face.eye_rx + 0.08),
-                y0 + 0.02 * lower - 0.18 * outer_up + 0.12 * inner_up * (1 - outer_up),
+                y0 + 0.02 * lower - 0.25 * outer_up + 0.12 * max(0.0, inner_up - outer_up),
             )
             mid = (0.5 * (inner[0] + outer[0]), min(inner[1], outer[1]) - 0.04 - 0.04 * outer_up)
             pts = fr.local(bezier(inner, mid, outer))
@@ -594,10 +597,16 @@ class EmojiPainter:
         if cue == "kiss" and m > 0.35:
             self._kiss(draw, fr)
             return
-        extra = 0.3 * m if cue == "open" else 0.0
+        if cue == "wavy" and m > 0.35:
+            self._wavy(draw, fr, c)
+            return
+        extra = 0.3 * m if cue in ("open", "vomit") else 0.0
         grimace = m if cue == "teeth" else 0.0
         shape = mouth_shape(face, c, extra, grimace)
         x = shape.x
+        if cue == "vomit":
+            centre = float(np.mean(shape.lower))
+            draw_vomit(draw, fr, 0.0, centre, 0.8 * float(shape.x[-1]), e, t)
         if shape.gap < 0.03:
             pts = np.stack([x, shape.line], -1)
             draw.line(fr.feat(pts), fill=face.ink, width=fr.px(face.line_w), joint="curve")
@@ -668,6 +677,16 @@ class EmojiPainter:
             fr.feat([(x0, y0), (x0, y0 + 0.6 * length)]),
             fill=mix(face.tongue, face.ink, 0.35),
             width=fr.px(0.015),
+        )
+
+    def _wavy(self, draw, fr: FaceFrame, c) -> None:
+        """A queasy zigzag mouth, as nauseated and confounded emoji draw it."""
+        face = self.face
+        half = face.mouth_w * (0.8 + 0.2 * c["lip_stretch"])
+        x = np.linspace(-half, half, 7)
+        y = face.mouth_y + 0.04 * c["lip_corner_down"] + 0.05 * (-1.0) ** np.arange(7)
+        draw.line(
+            fr.feat(np.stack([x, y], -1)), fill=face.ink, width=fr.px(face.line_w), joint="curve"
         )
 
     def _kiss(self, draw, fr: FaceFrame) -> None:

@@ -13,13 +13,14 @@ first generator version, so its GIFs keep their bytes.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from gifemo.data.synth.action_units import CONFUSABLE, EXPRESSIVE_AUS, PROTOTYPES
-from gifemo.data.synth.cues import sample_cues
+from gifemo.data.synth.archetypes import sample_archetype, sample_cues
 from gifemo.data.synth.emoji import (
     EMOJI_BACKGROUND_P,
     EMOJI_BACKGROUNDS,
@@ -52,7 +53,8 @@ class GifSpec:
     """All random choices behind one GIF (rendering adds only per-frame noise).
 
     ``identity`` is an ``Identity`` (human style) or an ``EmojiFace`` (emoji style); ``cues``
-    holds the emoji style's stylised cues (``cues.CUE_TABLE``) and is empty for humans.
+    holds the emoji style's stylised cues and ``archetype`` the face emoji it draws
+    (``archetypes.py``); both are empty for humans.
     """
 
     label: str
@@ -60,7 +62,7 @@ class GifSpec:
     size: int
     difficulty: float
     delays_ms: tuple[int, ...]
-    aus: dict[str, float]  # the label's prototype AUs at apex intensity
+    aus: dict[str, float]  # the label's prototype AUs (emoji: the archetype's) at apex intensity
     leak: dict[str, float]  # other AUs, a constant low activation
     confuser: dict[str, float]  # a confusable expression following the same envelope
     envelope: Envelope
@@ -83,6 +85,7 @@ class GifSpec:
     encoder: dict = field(default_factory=dict)
     style: str = "human"
     cues: dict = field(default_factory=dict)
+    archetype: str = ""
 
     @property
     def n_frames(self) -> int:
@@ -92,11 +95,13 @@ class GifSpec:
         """The generator parameters recorded in labels.csv (floats rounded).
 
         Human-style GIFs record exactly the keys of the first version; emoji-style ones add
-        ``style`` and ``cues``.
+        ``style``, ``archetype`` and ``cues``.
         """
         env = self.envelope
         t = frame_times(self.delays_ms)
-        extra = {} if self.style == "human" else {"style": self.style, "cues": self.cues}
+        extra = {}
+        if self.style != "human":
+            extra = {"style": self.style, "archetype": self.archetype, "cues": self.cues}
         return _rounded(
             {
                 "version": GENERATOR_VERSION,
@@ -390,7 +395,17 @@ def _emoji_spec(label: str, seed: int, size: int, d: float) -> GifSpec:
         "flicker": 0.0,
     }
     caption = _caption(rng, _lerp(0.03, 0.12, d))
-    cues = sample_cues(rng, label)
+    # The face emoji this GIF is (archetypes.py): its own AUs replace the class prototype's,
+    # at the intensity the episode drew, and its cue odds replace the class's.
+    archetype = sample_archetype(rng, label)
+    scale = rng.uniform(_lerp(0.75, 0.5, d), _lerp(1.0, 0.95, d))
+    aus = {
+        au: float(min(1.0, w * scale * rng.uniform(0.85, 1.1))) for au, w in archetype.aus.items()
+    }
+    confuser = {au: v for au, v in ep.confuser.items() if au not in aus}
+    au_lag = {au: ep.au_lag.get(au, float(rng.normal(0, 0.08))) for au in sorted({*aus, *confuser})}
+    ep = dataclasses.replace(ep, aus=aus, confuser=confuser, au_lag=au_lag)
+    cues = sample_cues(rng, archetype)
     blush = cues["blush"]["amount"] if "blush" in cues else 0.0
     hearts = 1 + int(rng.integers(0, 4)) if "hearts" in cues else 0
     face = sample_emoji_face(rng)
@@ -418,4 +433,5 @@ def _emoji_spec(label: str, seed: int, size: int, d: float) -> GifSpec:
         encoder=_encoder(rng, d),
         style="emoji",
         cues=cues,
+        archetype=archetype.name,
     )
