@@ -25,6 +25,7 @@ def tiny(out: Path, ood: Path, **changes) -> DemoConfig:
     values = dict(
         out=str(out),
         per_class=3,
+        emoji_per_class=2,  # the demo's mix of styles
         gif_size=48,
         synth_workers=1,
         size=32,

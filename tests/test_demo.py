@@ -25,9 +25,21 @@ def test_demo_writes_every_output_and_lists_it(demo_run):
     report = json.loads((out / "run" / "report.json").read_text())
     assert result.accuracy == report["metrics"]["accuracy"]["value"]
     assert (out / "run" / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
-    assert len(list((out / "data").glob("*/*.gif"))) == 7 * 3
+    assert len(list((out / "data").glob("*/*.gif"))) == 7 * (3 + 2)
+    assert len(list((out / "data").glob("*/emoji_*.gif"))) == 7 * 2
     summary = json.loads((out / "demo.json").read_text())
     assert summary["accuracy"] == result.accuracy and set(summary["outputs"]) == set(result.outputs)
+    # Each style's test GIFs are scored apart too, and together they are the whole test split.
+    styles = result.style_accuracy
+    assert set(styles) == {"human", "emoji"} and summary["style_accuracy"] == styles
+    assert sum(s["n_gifs"] for s in styles.values()) == report["metrics"]["n_gifs"]
+    predictions = (out / "run" / "predictions.csv").read_text().splitlines()[1:]
+    emoji_rows = [row for row in predictions if "/emoji_" in row.split(",")[0]]
+    hits = sum(row.split(",")[1] == row.split(",")[2] for row in emoji_rows)
+    assert styles["emoji"]["value"] == pytest.approx(hits / len(emoji_rows))
+    assert styles["emoji"]["ci_low"] <= styles["emoji"]["value"] <= styles["emoji"]["ci_high"]
+    for style, acc in styles.items():
+        assert f"{style}-style test GIFs: {acc['value']:.1%}" in text
 
 
 @pytest.mark.slow

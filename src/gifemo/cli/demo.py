@@ -18,7 +18,12 @@ def demo_command(
         Path("demo"), "--out", "-o", help="Where every output of the demo goes."
     ),
     per_class: int | None = typer.Option(
-        None, help="Synthetic GIFs per class. [the demo's default]"
+        None, help="Synthetic human-style GIFs per class. [the demo's default]"
+    ),
+    emoji_per_class: int | None = typer.Option(
+        None,
+        min=0,
+        help="Synthetic emoji-style GIFs per class (0: human faces only). [the demo's default]",
     ),
     size: int | None = typer.Option(
         None, help="Training frame side in pixels. [the demo's default]"
@@ -38,7 +43,12 @@ def demo_command(
     """
     from gifemo.demo import DemoConfig, run_demo
 
-    overrides = {"per_class": per_class, "size": size, "epochs": epochs}
+    overrides = {
+        "per_class": per_class,
+        "emoji_per_class": emoji_per_class,
+        "size": size,
+        "epochs": epochs,
+    }
     with opt.exit_on_error():
         config = DemoConfig(
             out=str(out),

@@ -101,6 +101,10 @@ class RunDir:
         return self.checkpoint_dir / f"{name}{CHECKPOINT_SUFFIX}"
 
     @property
+    def predictions_csv(self) -> Path:
+        return self.path / PREDICTIONS_CSV
+
+    @property
     def report_json(self) -> Path:
         return self.path / REPORT_JSON
 
