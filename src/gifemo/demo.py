@@ -273,7 +273,8 @@ def _train(config: DemoConfig, console, result: DemoResult, train_fn) -> None:
         console.print(
             f"{'resuming ' if action != 'train' else ''}{train_config.model}: "
             f"{train_config.epochs} epochs at "
-            f"{train_config.size} px, batch {train_config.batch_size}, lr {train_config.lr}, "
+            f"{train_config.size} px, batch {train_config.batch_size}, lr {train_config.lr} "
+            f"({train_config.lr_schedule}), "
             f"{compute.describe()}, at most {train_config.max_clips_per_gif} clips per GIF "
             f"and epoch -> {run_dir}"
         )
