@@ -63,6 +63,8 @@ def render_contact_sheet(
             f"#{i}: {len(frames)} fr, {gif.spec.delays_ms[0]} ms",
             "AUs " + "+".join(a[2:] for a in gif.spec.aus),
         ]
+        if gif.spec.archetype:  # an emoji's recipe, cut to the label column
+            lines.insert(1, gif.spec.archetype[:24])
         # Cue names, wrapped to the label column (three at most fit beside a small row).
         cues = [c["kind"] for c in gif.spec.cues.values()]
         lines += [" ".join(cues[j : j + 3]) for j in range(0, min(len(cues), 6), 3)]
