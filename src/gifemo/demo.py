@@ -125,7 +125,7 @@ class DemoResult:
 
     outputs: dict[str, Path] = field(default_factory=dict)
     accuracy: float | None = None
-    #: style -> the report's accuracy dict (value, CI) over that style's test GIFs, + n_gifs
+    #: style -> a report's accuracy entry (value, CI) over that style's test GIFs, + n_gifs
     style_accuracy: dict[str, dict[str, Any]] = field(default_factory=dict)
     ood_accuracy: float | None = None
     seconds: dict[str, float] = field(default_factory=dict)
@@ -312,21 +312,15 @@ def style_accuracies(predictions_csv: Path, *, seed: int = 0) -> dict[str, dict[
     import numpy as np
 
     from gifemo.data.synth import style_of
-    from gifemo.evaluation.metrics import accuracy_ci
+    from gifemo.evaluation.metrics import accuracy_summary
 
     with open(predictions_csv, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     out: dict[str, dict[str, Any]] = {}
     for style in sorted({style_of(r["path"]) for r in rows}):
         mine = [r for r in rows if style_of(r["path"]) == style]
-        correct = np.array([r["label"] == r["predicted"] for r in mine], dtype=float)
-        low, high = accuracy_ci(correct, seed=seed)
-        out[style] = {
-            "value": float(correct.mean()),
-            "ci_low": low,
-            "ci_high": high,
-            "n_gifs": len(mine),
-        }
+        correct = np.array([r["label"] == r["predicted"] for r in mine])
+        out[style] = {**accuracy_summary(correct, seed=seed), "n_gifs": len(mine)}
     return out
 
 

@@ -153,6 +153,20 @@ def accuracy_ci(
     )
 
 
+def accuracy_summary(
+    correct: np.ndarray, *, confidence: float = 0.95, n_resamples: int = 1000, seed: int = 0
+) -> dict[str, Any]:
+    """A report's ``accuracy`` entry for a 0/1 vector (one entry per GIF): value and CI."""
+    low, high = accuracy_ci(correct, confidence=confidence, n_resamples=n_resamples, seed=seed)
+    return {
+        "value": float(np.mean(correct)),
+        "ci_low": low,
+        "ci_high": high,
+        "confidence": confidence,
+        "method": f"percentile bootstrap over GIFs, {n_resamples} resamples, seed {seed}",
+    }
+
+
 def compute_metrics(
     predictions: GifPredictions,
     *,
@@ -167,14 +181,13 @@ def compute_metrics(
     averages (Table 3), ``confusion_matrix`` (counts, rows = true class) and its row-normalised
     form ``confusion_matrix_normalized`` (a row of zeros for a class with no GIF).
     """
-    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
     if len(predictions) == 0:
         raise ValueError("no predictions to evaluate")
     y_true, y_pred = predictions.targets, predictions.predicted
     classes = list(range(len(predictions.labels)))
-    accuracy = float(accuracy_score(y_true, y_pred))
-    low, high = accuracy_ci(
+    accuracy = accuracy_summary(
         y_true == y_pred, confidence=confidence, n_resamples=n_resamples, seed=seed
     )
     precision, recall, f1, support = precision_recall_fscore_support(
@@ -194,13 +207,7 @@ def compute_metrics(
         "labels": list(predictions.labels),
         "n_gifs": len(predictions),
         "n_clips": n_clips,
-        "accuracy": {
-            "value": accuracy,
-            "ci_low": low,
-            "ci_high": high,
-            "confidence": confidence,
-            "method": f"percentile bootstrap over GIFs, {n_resamples} resamples, seed {seed}",
-        },
+        "accuracy": accuracy,
         "clip_accuracy": float(predictions.clip_correct.sum() / n_clips),
         "per_class": [
             {

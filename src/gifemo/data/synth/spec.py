@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -146,15 +147,25 @@ def _rounded(obj):
     return obj
 
 
+def apex_scale(rng: np.random.Generator, d: float) -> float:
+    """One GIF's overall expression strength, lower at higher difficulty ``d``."""
+    return float(rng.uniform(_lerp(0.75, 0.5, d), _lerp(1.0, 0.95, d)))
+
+
+def apex_intensities(
+    rng: np.random.Generator, weights: Mapping[str, float], scale: float
+) -> dict[str, float]:
+    """The apex intensity of each AU of an expression (``AU -> weight``) at strength ``scale``,
+    with a little jitter per AU."""
+    return {au: float(min(1.0, w * scale * rng.uniform(0.85, 1.1))) for au, w in weights.items()}
+
+
 def sample_expression(
     rng: np.random.Generator, label: str, d: float
 ) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
     """``(aus, leak, confuser)`` intensities for one GIF of class ``label`` at difficulty ``d``."""
-    scale = rng.uniform(_lerp(0.75, 0.5, d), _lerp(1.0, 0.95, d))
-    aus = {
-        au: float(min(1.0, w * scale * rng.uniform(0.85, 1.1)))
-        for au, w in PROTOTYPES[label].items()
-    }
+    scale = apex_scale(rng, d)
+    aus = apex_intensities(rng, PROTOTYPES[label], scale)
     leak = {}
     for au in EXPRESSIVE_AUS:
         if au not in aus and rng.random() < _lerp(0.05, 0.2, d):
@@ -398,10 +409,7 @@ def _emoji_spec(label: str, seed: int, size: int, d: float) -> GifSpec:
     # The face emoji this GIF is (archetypes.py): its own AUs replace the class prototype's,
     # at the intensity the episode drew, and its cue odds replace the class's.
     archetype = sample_archetype(rng, label)
-    scale = rng.uniform(_lerp(0.75, 0.5, d), _lerp(1.0, 0.95, d))
-    aus = {
-        au: float(min(1.0, w * scale * rng.uniform(0.85, 1.1))) for au, w in archetype.aus.items()
-    }
+    aus = apex_intensities(rng, archetype.aus, apex_scale(rng, d))
     confuser = {au: v for au, v in ep.confuser.items() if au not in aus}
     au_lag = {au: ep.au_lag.get(au, float(rng.normal(0, 0.08))) for au in sorted({*aus, *confuser})}
     ep = dataclasses.replace(ep, aus=aus, confuser=confuser, au_lag=au_lag)
