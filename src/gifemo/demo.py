@@ -38,7 +38,7 @@ SYNTH_STATE = "synth.json"
 @dataclass
 class DemoConfig:
     """The demo's settings. The defaults train on 240 human-style and 240 emoji-style GIFs per
-    class for 5 epochs, in about 11 minutes on 2 AVX2 cores (float32) and 5.5 on 2 cores with
+    class for 5 epochs, in about 10.5 minutes on 2 AVX2 cores (float32) and 5.5 on 2 cores with
     native bf16 (measured numbers in docs/results.md).
 
     The fields named like :class:`~gifemo.training.config.TrainConfig`'s (``model``, ``size``,
