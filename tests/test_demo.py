@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from demo_helpers import CountingTrain, capture, tiny
 
-from gifemo.demo import run_demo
+from gifemo.demo import DemoConfig, run_demo
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -110,3 +110,10 @@ def test_make_demo_runs_the_demo_command():
         check=True,
     )
     assert result.stdout.strip().splitlines()[-1].endswith("gifemo demo --out demo")
+
+
+@pytest.mark.parametrize("epochs", [3, 5, 7])
+def test_the_demo_validates_after_its_last_epoch_whatever_the_epoch_count(epochs):
+    config = DemoConfig(epochs=epochs).train_config()
+    assert config.val_every == epochs
+    assert DemoConfig(epochs=epochs, val_every=2).train_config().val_every == 2

@@ -68,11 +68,12 @@ class DemoConfig:
     lr: float = 8e-4
     lr_schedule: str = "onecycle"
     max_clips_per_gif: int | None = 1
-    # A validation split (10% of each class's training GIFs), scored every 5th epoch (at the
-    # default 5 epochs: once, at the end): it picks best.ckpt and fits the temperature that
-    # calibrates the demo model's intensities.
+    # A validation split (10% of each class's training GIFs): it picks best.ckpt and fits the
+    # temperature that calibrates the demo model's intensities. ``val_every=None`` scores it
+    # after the last epoch only, whatever ``epochs`` is (the one-cycle schedule ends there at
+    # its best; a fixed period would skip the end of a run that is not a multiple of it).
     val_fraction: float = 0.1
-    val_every: int = 5
+    val_every: int | None = None
     precision: str = "auto"  # bf16 only where native; float32 on most CPUs (gifemo.hardware)
     seed: int = 0
     workers: int = 0
@@ -116,11 +117,14 @@ class DemoConfig:
         shared = {f.name for f in dataclasses.fields(TrainConfig)} & {
             f.name for f in dataclasses.fields(self)
         }
+        values = {name: getattr(self, name) for name in sorted(shared)}
+        if self.val_every is None:
+            values["val_every"] = self.epochs
         return TrainConfig(
             data=str(self.data_dir),
             accelerator="cpu",
             cache_dir=str(self.out_dir / "cache"),
-            **{name: getattr(self, name) for name in sorted(shared)},
+            **values,
         )
 
 
