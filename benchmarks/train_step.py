@@ -6,7 +6,10 @@ machine (CPU model, cores, torch threads, load average: the cores may be shared)
 step time of ``--steps`` timed steps after ``--warmup`` untimed ones.
 
     .venv/bin/python benchmarks/train_step.py [--model resnet_convgru] [--sizes 64,112,224]
-        [--batch-size 30] [--threads N] [--device cpu|cuda]
+        [--batch-size 30] [--threads N] [--device cpu|cuda] [--small-maps on|off|both]
+
+``--small-maps both`` adds a row per setting with the tiny-map matmul route of
+``gifemo.models.small_maps`` turned off (plain oneDNN convolutions on the 2x2 maps).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from gifemo.hardware import benchmark_header, resolve_compute
-from gifemo.models import create_model
+from gifemo.models import create_model, small_maps
 
 SETTINGS: tuple[tuple[str, bool, bool], ...] = (
     ("fp32", False, False),
@@ -44,9 +47,36 @@ def time_steps(
     device: torch.device,
     compile: bool = False,
     stats: dict | None = None,
+    small_map_route: bool = True,
 ) -> float:
     """Median seconds of one optimisation step (``stats["first_s"]``: the first step's, which
     includes the compilation with ``compile``)."""
+    limit = small_maps.MAX_OUTPUT_PIXELS
+    small_maps.MAX_OUTPUT_PIXELS = limit if small_map_route else 0
+    try:
+        return _time_steps(
+            model_name, size=size, batch_size=batch_size, clip_len=clip_len, bf16=bf16,
+            channels_last=channels_last, steps=steps, warmup=warmup, device=device,
+            compile=compile, stats=stats,
+        )  # fmt: skip
+    finally:
+        small_maps.MAX_OUTPUT_PIXELS = limit
+
+
+def _time_steps(
+    model_name: str,
+    *,
+    size: int,
+    batch_size: int,
+    clip_len: int,
+    bf16: bool,
+    channels_last: bool,
+    steps: int,
+    warmup: int,
+    device: torch.device,
+    compile: bool,
+    stats: dict | None,
+) -> float:
     torch.manual_seed(0)
     model = create_model(model_name, num_classes=7, clip_len=clip_len).to(device).train()
     if channels_last:
@@ -104,6 +134,13 @@ def main() -> None:
         action="store_true",
         help="also time the auto setting compiled (torch.compile; compile time apart)",
     )
+    parser.add_argument(
+        "--small-maps",
+        choices=("on", "off", "both"),
+        default="on",
+        help="the matmul route for 2x2 maps (gifemo.models.small_maps): on (the default), off, "
+        "or both, one row each",
+    )
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
     args = parser.parse_args()
     if args.threads:
@@ -117,7 +154,7 @@ def main() -> None:
         f"model {args.model}, batch {args.batch_size} clips x {args.clip_len} frames, device "
         f"{device}"
     )
-    print(f"{'size':>5}  {'setting':<28} {'s/step':>8}  {'clips/s':>8}  {'vs fp32':>7}")
+    print(f"{'size':>5}  {'setting':<40} {'s/step':>8}  {'clips/s':>8}  {'vs fp32':>7}")
     auto = resolve_compute("auto", None, device=device.type)
     picked = (auto.precision == "bf16-mixed", auto.channels_last)
     wanted = set(args.settings.split(",")) if args.settings else None
@@ -125,7 +162,10 @@ def main() -> None:
     rows = []
     for size in (int(s) for s in args.sizes.split(",")):
         baseline = None
-        for name, bf16, channels_last in settings:
+        routes = {"on": (True,), "off": (False,), "both": (True, False)}[args.small_maps]
+        for (name, bf16, channels_last), route in (
+            (setting, r) for setting in settings for r in routes
+        ):
             seconds = time_steps(
                 args.model,
                 size=size,
@@ -136,15 +176,17 @@ def main() -> None:
                 steps=args.steps,
                 warmup=args.warmup,
                 device=device,
+                small_map_route=route,
             )
             baseline = baseline or seconds
+            label = name if route else f"{name}, no small-map"
             print(
-                f"{size:>5}  {name:<28} {seconds:>8.3f}  {args.batch_size / seconds:>8.1f}  "
+                f"{size:>5}  {label:<40} {seconds:>8.3f}  {args.batch_size / seconds:>8.1f}  "
                 f"{baseline / seconds:>6.2f}x"
-                + ("  <- auto" if (bf16, channels_last) == picked else ""),
+                + ("  <- auto" if (bf16, channels_last) == picked and route else ""),
                 flush=True,
             )
-            rows.append({"size": size, "setting": name, "s_per_step": seconds})
+            rows.append({"size": size, "setting": label, "s_per_step": seconds})
         if args.compile:
             stats: dict = {}
             seconds = time_steps(
@@ -166,7 +208,7 @@ def main() -> None:
                 baseline,
             )
             print(
-                f"{size:>5}  {'auto, compiled':<28} {seconds:>8.3f}  "
+                f"{size:>5}  {'auto, compiled':<40} {seconds:>8.3f}  "
                 f"{args.batch_size / seconds:>8.1f}  {baseline / seconds:>6.2f}x  "
                 f"(first step, compiling: {stats['first_s']:.1f} s; break-even after "
                 f"{_break_even(stats['first_s'], eager, seconds)})",

@@ -15,6 +15,8 @@ from torchvision.models import resnet18
 from torchvision.models.vgg import cfgs as vgg_cfgs
 from torchvision.models.vgg import make_layers
 
+from gifemo.models.small_maps import use_small_map_convs
+
 
 class FrameTrunk(nn.Sequential):
     """A 2D image network applied to each frame: ``(B, T, 3, H, W) -> (B, T, C, h, w)``.
@@ -27,6 +29,9 @@ class FrameTrunk(nn.Sequential):
         self, layers: OrderedDict[str, nn.Module], *, out_channels: int, stride: int
     ) -> None:
         super().__init__(layers)
+        # At 64 px the last stage works on 2x2 maps, where a matrix product beats oneDNN's
+        # direct convolution on the CPU (gifemo.models.small_maps).
+        use_small_map_convs(self)
         self.out_channels = out_channels
         self.stride = stride
 

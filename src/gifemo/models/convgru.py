@@ -22,8 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from gifemo.models.small_maps import conv2d
 
 
 def _pair(kernel_size: int | Sequence[int]) -> tuple[int, int]:
@@ -132,7 +133,7 @@ class ConvGRUCell(nn.Module):
         if self.gates.bias is not None:
             bias = torch.cat([self.gates.bias, self.candidate.bias])
         frames = xs.flatten(0, 1)
-        projected = F.conv2d(
+        projected = conv2d(
             frames, torch.cat([gates_w[:, :c_in], cand_w[:, :c_in]]), bias, padding=padding
         ).unflatten(0, (b, t))
         # Strided views, read as they are: a contiguous copy per call measured slower on CPU.
@@ -146,9 +147,9 @@ class ConvGRUCell(nn.Module):
                 # keeps the input's dtype, as a zero state of that dtype would.
                 h = ((1 - z) * torch.tanh(cand_x)).to(xs.dtype)
             else:
-                gates = gates_x + F.conv2d(h, gates_h, padding=padding)
+                gates = gates_x + conv2d(h, gates_h, padding=padding)
                 z, r = torch.sigmoid(gates).chunk(2, dim=1)
-                candidate = torch.tanh(cand_x + F.conv2d(r * h, cand_h, padding=padding))
+                candidate = torch.tanh(cand_x + conv2d(r * h, cand_h, padding=padding))
                 # Under autocast the gates come out in low precision while a float32 state
                 # stays float32 (type promotion), so the recurrence accumulates in the state's
                 # precision.
