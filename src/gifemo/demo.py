@@ -38,8 +38,9 @@ SYNTH_STATE = "synth.json"
 @dataclass
 class DemoConfig:
     """The demo's settings. The defaults train on 240 human-style and 240 emoji-style GIFs per
-    class for 5 epochs, in about 10.5 minutes on 2 AVX2 cores (float32) and 5.5 on 2 cores with
-    native bf16 (measured numbers in docs/results.md).
+    class for 5 epochs, in 10.5-14 minutes on 2 AVX2 cores (float32; an AMD EPYC and an Intel
+    Xeon under AVX2 emulation) and 5.5 on 2 AMD cores with native bf16 (measured numbers in
+    docs/results.md).
 
     The fields named like :class:`~gifemo.training.config.TrainConfig`'s (``model``, ``size``,
     ``epochs``...) are the training run's. ``ood_data`` is a dataset of real GIFs for the
