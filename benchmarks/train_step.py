@@ -34,6 +34,17 @@ SETTINGS: tuple[tuple[str, bool, bool], ...] = (
 )
 
 
+@contextlib.contextmanager
+def small_map_route(enabled: bool):
+    """Turn gifemo.models.small_maps' matmul route for 2x2 maps on or off inside the block."""
+    limit = small_maps.MAX_OUTPUT_PIXELS
+    small_maps.MAX_OUTPUT_PIXELS = limit if enabled else 0
+    try:
+        yield
+    finally:
+        small_maps.MAX_OUTPUT_PIXELS = limit
+
+
 def time_steps(
     model_name: str,
     *,
@@ -47,36 +58,9 @@ def time_steps(
     device: torch.device,
     compile: bool = False,
     stats: dict | None = None,
-    small_map_route: bool = True,
 ) -> float:
     """Median seconds of one optimisation step (``stats["first_s"]``: the first step's, which
     includes the compilation with ``compile``)."""
-    limit = small_maps.MAX_OUTPUT_PIXELS
-    small_maps.MAX_OUTPUT_PIXELS = limit if small_map_route else 0
-    try:
-        return _time_steps(
-            model_name, size=size, batch_size=batch_size, clip_len=clip_len, bf16=bf16,
-            channels_last=channels_last, steps=steps, warmup=warmup, device=device,
-            compile=compile, stats=stats,
-        )  # fmt: skip
-    finally:
-        small_maps.MAX_OUTPUT_PIXELS = limit
-
-
-def _time_steps(
-    model_name: str,
-    *,
-    size: int,
-    batch_size: int,
-    clip_len: int,
-    bf16: bool,
-    channels_last: bool,
-    steps: int,
-    warmup: int,
-    device: torch.device,
-    compile: bool,
-    stats: dict | None,
-) -> float:
     torch.manual_seed(0)
     model = create_model(model_name, num_classes=7, clip_len=clip_len).to(device).train()
     if channels_last:
@@ -166,18 +150,18 @@ def main() -> None:
         for (name, bf16, channels_last), route in (
             (setting, r) for setting in settings for r in routes
         ):
-            seconds = time_steps(
-                args.model,
-                size=size,
-                batch_size=args.batch_size,
-                clip_len=args.clip_len,
-                bf16=bf16,
-                channels_last=channels_last,
-                steps=args.steps,
-                warmup=args.warmup,
-                device=device,
-                small_map_route=route,
-            )
+            with small_map_route(route):
+                seconds = time_steps(
+                    args.model,
+                    size=size,
+                    batch_size=args.batch_size,
+                    clip_len=args.clip_len,
+                    bf16=bf16,
+                    channels_last=channels_last,
+                    steps=args.steps,
+                    warmup=args.warmup,
+                    device=device,
+                )
             baseline = baseline or seconds
             label = name if route else f"{name}, no small-map"
             print(
