@@ -143,10 +143,10 @@ def main() -> None:
     picked = (auto.precision == "bf16-mixed", auto.channels_last)
     wanted = set(args.settings.split(",")) if args.settings else None
     settings = [row for row in SETTINGS if wanted is None or row[0] in wanted]
+    routes = {"on": (True,), "off": (False,), "both": (True, False)}[args.small_maps]
     rows = []
     for size in (int(s) for s in args.sizes.split(",")):
         baseline = None
-        routes = {"on": (True,), "off": (False,), "both": (True, False)}[args.small_maps]
         for (name, bf16, channels_last), route in (
             (setting, r) for setting in settings for r in routes
         ):

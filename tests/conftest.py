@@ -73,7 +73,7 @@ def score_job(tmp_path_factory):
 @pytest.fixture(scope="session")
 def explain_run(tmp_path_factory):
     """``(run_dir, data_dir, specs)`` of the explain tests' calibrated 64 px run on two classes,
-    with the face placement of a few test GIFs (training_helpers.build_explain_run)."""
+    with a few of its test GIFs (training_helpers.build_explain_run)."""
     from training_helpers import build_explain_run, one_thread
 
     with one_thread():

@@ -247,13 +247,12 @@ EXPLAIN_LABELS = ("happiness", "surprise")
 
 def build_explain_run(base: Path, *, n_specs: int = 3, max_frames: int = 12):
     """``(run_dir, data_dir, specs)``: a 64 px run on :data:`EXPLAIN_LABELS`, trained with a
-    validation split (so training ends calibrated), and the generator's placement of the face
-    in ``n_specs`` of its test GIFs of at most ``max_frames`` frames (the cheap ones to explain):
-    ``{"path", "label", "placement"}`` each."""
+    validation split (so training ends calibrated), and ``n_specs`` of its test GIFs of at most
+    ``max_frames`` frames (the cheap ones to explain): ``{"path", "label"}`` each."""
     import csv
 
     from gifemo.data.split import load_split
-    from gifemo.data.synth import generate_dataset, sample_spec
+    from gifemo.data.synth import generate_dataset
     from gifemo.evaluation import train_and_evaluate
 
     data = base / "synth-explain"
@@ -268,8 +267,5 @@ def build_explain_run(base: Path, *, n_specs: int = 3, max_frames: int = 12):
     with open(data / "labels.csv", newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             if row["path"] in test and int(row["frames"]) <= max_frames and len(specs) < n_specs:
-                spec = sample_spec(row["label"], int(row["seed"]), size=64, difficulty=0.0)
-                specs.append(
-                    {"path": row["path"], "label": row["label"], "placement": spec.placement}
-                )
+                specs.append({"path": row["path"], "label": row["label"]})
     return run_dir, data, specs

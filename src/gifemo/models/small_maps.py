@@ -88,7 +88,7 @@ class SmallMapConv2d(nn.Conv2d):
     def _conv_forward(
         self, input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
     ) -> torch.Tensor:
-        if self.padding_mode != "zeros" or isinstance(self.padding, str):
+        if self.padding_mode != "zeros":  # conv2d itself falls back for "same"/"valid"
             return super()._conv_forward(input, weight, bias)
         return conv2d(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
 
