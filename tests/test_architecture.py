@@ -8,7 +8,7 @@ packages are left out: Python imports those implicitly before the module itself.
 
 The layers, bottom to top (docs/architecture.md draws them)::
 
-    atomic, labels, preprocess, hardware, formatting      (utilities: no gifemo import)
+    atomic, labels, paths, preprocess, hardware, formatting   (utilities)
     < io < data < models < training < evaluation < inference
     < experiments = serve < demo = doctor < cli < gifemo (the package's own __init__)
 
@@ -30,6 +30,7 @@ PACKAGE = "gifemo"
 LAYERS: dict[str, int] = {
     "atomic": 0,
     "labels": 0,
+    "paths": 0,
     "preprocess": 0,
     "hardware": 0,
     "formatting": 0,

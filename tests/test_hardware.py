@@ -8,6 +8,7 @@ detection must follow it.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import subprocess
@@ -35,8 +36,25 @@ def emulating_cpu(monkeypatch):
 
 @pytest.fixture
 def native_bf16_cpu(monkeypatch):
+    """A CPU with native bf16 that the probe measured at twice float32's speed."""
     monkeypatch.setattr(hardware, "cpu_has_native_bf16", lambda: True)
     monkeypatch.setattr(hardware, "cpu_capability", lambda: "AVX512")
+    monkeypatch.setattr(hardware, "bf16_speedup", lambda: 2.0)
+
+
+@pytest.fixture
+def probe_cache(monkeypatch, tmp_path):
+    """An empty probe cache under ``tmp_path`` and a counting stand-in for the measurement."""
+    monkeypatch.setenv("GIFEMO_CACHE", str(tmp_path))
+    monkeypatch.setattr(hardware, "_measured", {})
+    calls = []
+
+    def measure():
+        calls.append(hardware.probe_key())
+        return 1.7
+
+    monkeypatch.setattr(hardware, "measure_bf16_speedup", measure)
+    return tmp_path / hardware.PROBE_FILE, calls
 
 
 def test_precision_names_and_aliases():
@@ -66,10 +84,60 @@ def test_auto_is_float32_channels_last_where_bf16_is_emulated(emulating_cpu):
     assert choice.describe().startswith("precision 32, channels-last (auto: CPU AVX2")
 
 
-def test_auto_is_bf16_where_the_cpu_has_it(native_bf16_cpu):
+def test_auto_is_bf16_where_the_cpu_has_it_and_it_measures_faster(native_bf16_cpu):
     choice = resolve_compute("auto", None)
     assert (choice.precision, choice.channels_last) == ("bf16-mixed", True)
-    assert "native bfloat16" in choice.reason
+    assert "native bfloat16, measured 2.00x float32's speed" in choice.reason
+
+
+@pytest.mark.parametrize(("speedup", "precision"), [(0.8, "32"), (1.1, "32"), (1.3, "bf16-mixed")])
+def test_native_bf16_is_picked_only_where_it_is_faster(native_bf16_cpu, monkeypatch, speedup,
+                                                       precision):  # fmt: skip
+    # An Intel Xeon with AVX512-BF16 and no AMX ran the training step at 0.8x in bf16.
+    monkeypatch.setattr(hardware, "bf16_speedup", lambda: speedup)
+    choice = resolve_compute("auto")
+    assert choice.precision == precision and f"{speedup:.2f}x" in choice.reason
+    assert resolve_compute("bf16").precision == "bf16-mixed"  # asking still wins
+
+
+def test_the_probe_is_not_run_where_bf16_is_emulated(emulating_cpu, probe_cache):
+    assert resolve_compute("auto").precision == "32"
+    assert probe_cache[1] == [] and not probe_cache[0].exists()
+
+
+def test_the_probe_runs_once_per_cpu_kind_and_is_remembered(probe_cache, monkeypatch):
+    path, calls = probe_cache
+    assert hardware.bf16_speedup() == 1.7 and hardware.bf16_speedup() == 1.7
+    assert len(calls) == 1
+    entry = json.loads(path.read_text())[hardware.probe_key()]
+    assert entry["bf16_speedup"] == 1.7 and entry["measured"]
+    monkeypatch.setattr(hardware, "_measured", {})  # a new process reads the file
+    assert hardware.bf16_speedup() == 1.7 and len(calls) == 1
+    # Another CPU kind (or thread count, torch, ISA cap) is measured and kept beside it.
+    monkeypatch.setattr(hardware, "probe_key", lambda: "another CPU")
+    assert hardware.bf16_speedup() == 1.7 and calls[-1] == "another CPU"
+    assert set(json.loads(path.read_text())) == {calls[0], "another CPU"}
+    # A damaged file is measured over and rewritten whole.
+    path.write_text('{"another CPU": {"bf16_')
+    monkeypatch.setattr(hardware, "_measured", {})
+    assert hardware.bf16_speedup() == 1.7 and len(calls) == 3
+    assert json.loads(path.read_text())["another CPU"]["bf16_speedup"] == 1.7
+
+
+def test_the_probe_key_names_what_the_speed_depends_on(monkeypatch):
+    import torch
+
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    key = hardware.probe_key()
+    for part in (hardware.cpu_model(), hardware.cpu_capability(), "onednn AVX2",
+                 f"torch {torch.__version__}", f"{torch.get_num_threads()} threads"):  # fmt: skip
+        assert part in key
+
+
+def test_the_probe_measures_a_real_training_step():
+    # Tiny shapes: where bf16 is emulated the probe never runs, but this call must still end.
+    speedup = hardware.measure_bf16_speedup(batch=2, channels=8, size=8, repeats=2)
+    assert math.isfinite(speedup) and speedup > 0
 
 
 def test_explicit_values_win_and_emulated_bf16_warns(emulating_cpu):

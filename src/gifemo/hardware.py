@@ -9,7 +9,9 @@ emulates bfloat16 and the same autocast is 7x (3x3 convolutions) to 100x (matrix
 * CUDA: ``bf16-mixed`` where the GPU has bfloat16 (Ampere and later), ``16-mixed`` on
   tensor-core GPUs without it (Volta, Turing), else ``32``;
 * CPU: ``bf16-mixed`` only with native bfloat16 *that torch will use* (the ISA torch
-  dispatches to and oneDNN's ISA cap both reach it), else ``32``.
+  dispatches to and oneDNN's ISA cap both reach it) *and* that measured faster than float32
+  on this CPU (a probe of well under a second, run once per CPU kind and remembered under the
+  cache root: native bf16 is 2x float32 on some CPUs, slower on others), else ``32``.
 
 Channels-last weights (``channels_last=None``: auto) are on for the CPU (oneDNN's NHWC
 convolutions: 1.3x on the AVX2 CPU above, in float32 as in bfloat16) and for CUDA with mixed
@@ -21,8 +23,10 @@ one; the checks below read what torch actually uses, so they follow those variab
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import time
 import warnings
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -206,9 +210,120 @@ def auto_precision(device: Any = "cpu") -> tuple[str, str]:
             return "16-mixed", f"auto: {name} has float16 tensor cores but no bfloat16"
         return "32", f"auto: {name} has no tensor cores"
     capability = cpu_capability()
-    if cpu_has_native_bf16():
-        return "bf16-mixed", f"auto: CPU {capability} with native bfloat16"
-    return "32", f"auto: CPU {capability} without native bfloat16, where bf16 is emulated and slow"
+    if not cpu_has_native_bf16():
+        return "32", (
+            f"auto: CPU {capability} without native bfloat16, where bf16 is emulated and slow"
+        )
+    speedup = bf16_speedup()
+    if speedup >= BF16_MIN_SPEEDUP:
+        return "bf16-mixed", (
+            f"auto: CPU {capability} with native bfloat16, measured {speedup:.2f}x float32's speed"
+        )
+    return "32", (
+        f"auto: CPU {capability} with native bfloat16, but it measured {speedup:.2f}x "
+        "float32's speed here"
+    )
+
+
+# -- measuring native bf16 ------------------------------------------------------------------
+
+#: bfloat16 must run the probe this much faster than float32 for ``auto`` to pick it. Native
+#: bf16 instructions do not make it faster everywhere: measured on 2 cores, an AMD EPYC with
+#: AVX512-BF16 ran the 64 px training step in bf16 at 2x float32's speed, an Intel Xeon with
+#: AVX512-BF16 but no AMX at 0.8x (docs/training.md).
+BF16_MIN_SPEEDUP = 1.15
+#: The probe's results, one entry per CPU kind, under :func:`gifemo.paths.default_cache_dir`.
+PROBE_FILE = "cpu-precision.json"
+_measured: dict[str, float] = {}
+
+
+def probe_key() -> str:
+    """What a probe result holds for: the CPU, the ISA torch runs, torch, the thread count."""
+    import torch
+
+    return (
+        f"{cpu_model()} | {cpu_capability()} | onednn {os.environ.get('ONEDNN_MAX_CPU_ISA', '')}"
+        f" | torch {torch.__version__} | {torch.get_num_threads()} threads"
+    )
+
+
+def measure_bf16_speedup(
+    *, batch: int = 16, channels: int = 64, size: int = 16, repeats: int = 5
+) -> float:
+    """float32's time over bfloat16 autocast's for one small training step on this CPU.
+
+    The step has what a gifemo model's has (channels-last 3x3 convolutions on small maps and a
+    matrix product, forward and backward), about 3 GFLOP at the defaults: tens of milliseconds
+    per setting where bf16 is native. Each setting is warmed up (oneDNN picks its kernels on
+    first use) and timed ``repeats`` times, keeping the fastest.
+    """
+    import torch
+    from torch import nn
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        net = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(channels, 2 * channels, 3, stride=2, padding=1),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+        ).to(memory_format=torch.channels_last)
+        dense = nn.Linear(16 * channels, 16 * channels)
+        x = torch.randn(batch, channels, size, size).to(memory_format=torch.channels_last)
+        rows = torch.randn(16 * batch, 16 * channels)
+
+    def step(bf16: bool) -> None:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = net(x).float().square().mean() + dense(rows).float().square().mean()
+        loss.backward()
+
+    def fastest(bf16: bool) -> float:
+        step(bf16)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            step(bf16)
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    return fastest(False) / fastest(True)
+
+
+def _probe_path():
+    from gifemo.paths import default_cache_dir
+
+    return default_cache_dir() / PROBE_FILE
+
+
+def bf16_speedup() -> float:
+    """:func:`measure_bf16_speedup` for this CPU kind, measured once: remembered in this process
+    and in ``PROBE_FILE`` (written atomically; an unreadable file is measured over)."""
+    key = probe_key()
+    if key in _measured:
+        return _measured[key]
+    path = _probe_path()
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        entries = {}
+    entries = entries if isinstance(entries, dict) else {}
+    try:
+        speedup = float(entries[key]["bf16_speedup"])
+    except (KeyError, TypeError, ValueError):
+        speedup = None
+    if speedup is None or not speedup > 0:
+        speedup = measure_bf16_speedup()
+        entries[key] = {"bf16_speedup": round(speedup, 4), "measured": time.strftime("%Y-%m-%d")}
+        try:
+            from gifemo.atomic import atomic_write_text
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(path, json.dumps(entries, indent=1, sort_keys=True) + "\n")
+        except OSError:
+            pass  # a read-only cache: measured again next time, nothing else lost
+    _measured[key] = speedup
+    return speedup
 
 
 def resolve_compute(

@@ -33,17 +33,10 @@ import numpy as np
 
 from gifemo.atomic import atomic_write, atomic_write_text
 from gifemo.data.sources import GifDataset
+from gifemo.paths import default_cache_dir
 
 #: Bump when the decoder or the stored layout changes in a way that invalidates entries.
 CACHE_FORMAT = 1
-
-
-def default_cache_dir() -> Path:
-    """``$GIFEMO_CACHE``, else ``$XDG_CACHE_HOME/gifemo``, else ``~/.cache/gifemo``."""
-    if env := os.environ.get("GIFEMO_CACHE"):
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "gifemo"
 
 
 @dataclass(frozen=True)
