@@ -27,10 +27,18 @@ from gifemo.data.synth import (
     style_of,
 )
 from gifemo.data.synth.action_units import au_controls
-from gifemo.data.synth.archetypes import EXCLUSIVE_OPTIONS, STRAY_CUES, STRAY_P, cue_frequencies
+from gifemo.data.synth.archetypes import (
+    EXCLUSIVE_OPTIONS,
+    STRAY_CUES,
+    STRAY_P,
+    cue_frequencies,
+    cue_table,
+    recipe_table,
+)
 from gifemo.data.synth.emoji import EmojiFace, mouth_shape
 from gifemo.data.synth.render import render_frames
-from gifemo.data.synth.timeline import Envelope
+from gifemo.data.synth.spec import EMOJI_FLOOR_RANGE, EMOJI_HELD_P
+from gifemo.data.synth.timeline import Envelope, frame_times
 from gifemo.io import read_gif
 from gifemo.labels import PAPER_EMOTIONS
 
@@ -195,6 +203,13 @@ def test_cue_frequencies_follow_the_table(emoji_specs):
             assert sum(frequencies[(cue, o)] for o in CUE_OPTIONS[cue]) <= 1.0 + 1e-9, cue
 
 
+def test_the_docs_show_the_recipes_and_odds_the_generator_uses():
+    page = (Path(__file__).resolve().parents[1] / "docs" / "synthetic-data.md").read_text()
+    for table in (recipe_table(), cue_table()):
+        assert table in page, "docs/synthetic-data.md is out of date: paste the new table"
+    assert f"the {sum(map(len, ARCHETYPES.values()))} archetypes" in page
+
+
 def test_frequencies_are_exact_for_a_single_archetype():
     # The formula's stray term, checked on a class whose cues are computed by hand.
     archetype = ARCHETYPES["surprise"][0]
@@ -249,6 +264,54 @@ def test_emoji_specs_share_timing_expression_and_encoders_with_humans(emoji_spec
     assert all(s.second_face is None for s in specs)
     like_hearts = np.mean([s.hearts > 0 for s in emoji_specs["like"]])
     assert like_hearts == pytest.approx(cue_frequencies("like")[("hearts", "floating")], abs=0.1)
+
+
+def test_most_emoji_hold_their_expression_and_humans_never_do(emoji_specs):
+    specs = [s for group in emoji_specs.values() for s in group]
+    floors = np.array([s.envelope.floor for s in specs])
+    held = floors > 0
+    p, n = EMOJI_HELD_P, len(specs)
+    assert abs(held.mean() - p) <= 4.5 * np.sqrt(p * (1 - p) / n)
+    lo, hi = EMOJI_FLOOR_RANGE
+    assert np.all((floors[held] >= lo) & (floors[held] <= hi))
+    for spec in specs[:: len(specs) // 50]:
+        t = frame_times(spec.delays_ms)
+        level = spec.envelope(np.concatenate([t, t + 7.3]))
+        assert level.min() >= spec.envelope.floor - 1e-12 and level.max() <= 1.0 + 1e-12
+        recorded = spec.params()["envelope"]
+        if spec.envelope.floor:
+            assert recorded["floor"] == pytest.approx(spec.envelope.floor, abs=1e-3)
+        else:
+            assert "floor" not in recorded
+    for seed in range(40):
+        human = sample_spec("like", seed, size=32)
+        assert human.envelope.floor == 0.0 and "floor" not in human.params()["envelope"]
+
+
+def test_a_floor_lifts_the_episode_without_reshaping_it():
+    episode = Envelope(0.5, 0.3, 0.6, 0.4, 0.5, 0.2, 0.0, None)
+    held = dataclasses.replace(episode, floor=0.6)
+    t = np.linspace(0, 2.5, 60)
+    assert episode(t).min() == 0.0  # the neutral stretches before and after
+    np.testing.assert_allclose(held(t), 0.6 + 0.4 * episode(t))
+    assert held(t).min() == pytest.approx(0.6) and held(t).max() == pytest.approx(1.0)
+
+
+def test_a_held_expression_shows_its_cue_in_the_first_frame():
+    # A neutral first frame (the episode starts after a pause) shows no heart eyes; held at a
+    # floor of 0.6 the same GIF shows them from its first frame.
+    base = dataclasses.replace(
+        _clean_emoji("like", 5),
+        envelope=Envelope(0.4, 0.3, 1.0, 0.3, 0.0, 0.0, 0.0, None),
+        cues={"eyes": {"kind": "hearts", "amount": 0.9, "side": 1.0}},
+    )
+    held = dataclasses.replace(base, envelope=dataclasses.replace(base.envelope, floor=0.6))
+
+    def red(spec):
+        f = render_frames(spec)[0].astype(float)
+        return int((f[..., 0] - f[..., 1] > 60).sum())
+
+    assert red(held) > red(base) + 10
 
 
 # ---------------------------------------------------------------- painting

@@ -104,20 +104,20 @@ ARCHETYPES: dict[str, tuple[Archetype, ...]] = {
            eyes={"smile": 0.7}, hands={"mouth": 1.0}, blush={"cheeks": 0.3}),
     ),
     "like": (
-        _a("smiling face with smiling eyes", 0.2, {"AU6": 0.6, "AU12": 0.6},
+        _a("smiling face with smiling eyes", 0.14, {"AU6": 0.6, "AU12": 0.6},
            eyes={"smile": 0.8, "closed": 0.2}, blush={"cheeks": 0.8}),
-        _a("smiling face with heart-eyes", 0.16, {"AU6": 0.4, "AU12": 1.0, "AU26": 0.4},
+        _a("smiling face with heart-eyes", 0.2, {"AU6": 0.4, "AU12": 1.0, "AU26": 0.4},
            eyes={"hearts": 1.0}, mouth={"open": 0.6}, hearts={"floating": 0.3}),
-        _a("smiling face with hearts", 0.12, {"AU6": 0.6, "AU12": 0.7},
+        _a("smiling face with hearts", 0.15, {"AU6": 0.6, "AU12": 0.7},
            eyes={"smile": 0.8}, hearts={"floating": 1.0}, blush={"cheeks": 0.5}),
         _a("face blowing a kiss", 0.14, {"AU12": 0.2, "AU6": 0.3},
            eyes={"closed": 0.4, "smile": 0.3}, mouth={"kiss": 1.0},
            hearts={"floating": 0.5}, blush={"cheeks": 0.3}),
-        _a("relieved face", 0.1, {"AU12": 0.5, "AU1": 0.3},
+        _a("relieved face", 0.08, {"AU12": 0.5, "AU1": 0.3},
            eyes={"closed": 1.0}, blush={"cheeks": 0.3}, steam={"puffs": 0.3}),
-        _a("face savoring food", 0.1, {"AU6": 0.6, "AU12": 0.8},
+        _a("face savoring food", 0.08, {"AU6": 0.6, "AU12": 0.8},
            eyes={"smile": 0.7, "squeeze": 0.3}, mouth={"tongue": 1.0}),
-        _a("star-struck", 0.08, {"AU12": 1.0, "AU26": 0.5},
+        _a("star-struck", 0.11, {"AU12": 1.0, "AU26": 0.5},
            eyes={"stars": 1.0}, mouth={"open": 0.7}, symbol={"sparkles": 0.4}),
         _a("smiling face with open hands", 0.1, {"AU6": 0.6, "AU12": 0.8},
            eyes={"smile": 0.6}, hands={"hug": 1.0}, blush={"cheeks": 0.3}),
@@ -136,17 +136,19 @@ ARCHETYPES: dict[str, tuple[Archetype, ...]] = {
            symbol={"shock": 1.0}),
     ),
     "sadness": (
-        _a("frowning face", 0.2, {"AU1": 0.7, "AU4": 0.3, "AU15": 1.0}),
-        _a("pensive face", 0.12, {"AU1": 0.8, "AU4": 0.4, "AU15": 0.6},
+        # Round eyes and a frown, brows barely moved: how most sets draw these two.
+        _a("frowning face", 0.16, {"AU1": 0.35, "AU4": 0.15, "AU15": 1.0}),
+        _a("slightly frowning face", 0.12, {"AU15": 0.7}),
+        _a("pensive face", 0.1, {"AU1": 0.8, "AU4": 0.4, "AU15": 0.6},
            eyes={"closed": 1.0}, symbol={"gloom": 0.15}),
-        _a("crying face", 0.14, {"AU1": 1.0, "AU4": 0.5, "AU15": 1.0},
+        _a("crying face", 0.12, {"AU1": 1.0, "AU4": 0.5, "AU15": 1.0},
            tears={"drop": 1.0}),
         _a("loudly crying face", 0.14, {"AU1": 1.0, "AU4": 0.6, "AU15": 1.0, "AU26": 1.0},
            eyes={"squeeze": 0.6, "closed": 0.3}, mouth={"open": 0.7}, tears={"stream": 1.0},
            motion={"shake": 0.2, "tremble": 0.2}),
-        _a("pleading face", 0.12, {"AU1": 1.0, "AU5": 0.6, "AU15": 0.4},
+        _a("pleading face", 0.1, {"AU1": 1.0, "AU5": 0.6, "AU15": 0.4},
            tears={"drop": 0.3}),
-        _a("weary face", 0.14, {"AU1": 1.0, "AU4": 0.6, "AU15": 0.8, "AU26": 0.7},
+        _a("weary face", 0.12, {"AU1": 1.0, "AU4": 0.6, "AU15": 0.8, "AU26": 0.7},
            eyes={"squeeze": 1.0}, mouth={"open": 0.5}, steam={"puffs": 0.2}, tint={"blue": 0.1}),
         _a("disappointed face", 0.14, {"AU1": 0.6, "AU4": 0.2, "AU15": 0.8},
            eyes={"closed": 0.4, "half": 0.2}, sweat={"drop": 0.3}),
@@ -253,3 +255,40 @@ def cue_frequencies(label: str) -> dict[tuple[str, str], float]:
                     stray = STRAY_P / len(STRAY_CUES) / len(options)
                 out[(cue, option)] += w * (odds.get(option, 0.0) + none * stray)
     return out
+
+
+# -- the tables in docs/synthetic-data.md (a test checks that the page shows these) ------------
+
+
+def recipe_table() -> str:
+    """The archetypes as a Markdown table: class, name, weight, AUs, cue odds."""
+    rows = [
+        "| class | archetype (Unicode name) | weight | AUs (full strength) | cues (probability) |",
+        "| --- | --- | ---: | --- | --- |",
+    ]
+    for label, archetypes in ARCHETYPES.items():
+        for a in archetypes:
+            aus = " ".join(f"{au[2:]}:{v:g}" for au, v in a.aus.items())
+            cues = ", ".join(
+                f"{cue} {option} {p:g}"
+                for cue, odds in a.cues.items()
+                for option, p in odds.items()
+            )
+            rows.append(f"| {label} | {a.name} | {a.weight:g} | {aus} | {cues or '-'} |")
+    return "\n".join(rows)
+
+
+def cue_table() -> str:
+    """:func:`cue_frequencies` of every class as a Markdown table ("-": never drawn)."""
+    labels = list(ARCHETYPES)
+    table = {label: cue_frequencies(label) for label in labels}
+    rows = [
+        "| cue | option | " + " | ".join(labels) + " |",
+        "| --- | --- | " + " | ".join("---:" for _ in labels) + " |",
+    ]
+    for cue, options in CUE_OPTIONS.items():
+        for option in options:
+            cells = [table[label][(cue, option)] for label in labels]
+            text = " | ".join("-" if p == 0 else f"{p:.2f}" for p in cells)
+            rows.append(f"| {cue} | {option} | {text} |")
+    return "\n".join(rows)

@@ -43,6 +43,10 @@ DEFAULT_DIFFICULTY = 0.25
 GENERATOR_VERSION = 1
 #: Rendering styles: ``human`` cartoon people, ``emoji`` emoji and sticker faces.
 STYLES: tuple[str, ...] = ("human", "emoji")
+#: Share of emoji-style GIFs whose expression is held throughout (``Envelope.floor`` drawn
+#: from ``EMOJI_FLOOR_RANGE``); the rest play a whole episode from a neutral face, as people do.
+EMOJI_HELD_P = 0.8
+EMOJI_FLOOR_RANGE: tuple[float, float] = (0.4, 0.9)
 
 
 def _lerp(a: float, b: float, t: float) -> float:
@@ -394,6 +398,11 @@ def _emoji_spec(label: str, seed: int, size: int, d: float) -> GifSpec:
     cues, framing (a big centred head), cleaner digital look and mostly plain backgrounds."""
     rng = np.random.default_rng(seed)
     ep = _episode(rng, label, d)
+    # Most animated emoji hold their expression from the first frame to the last and animate
+    # around it (noto's heart eyes never leave the face); some stickers start from neutral.
+    held, floor = rng.random() < EMOJI_HELD_P, rng.uniform(*EMOJI_FLOOR_RANGE)
+    if held:
+        ep = dataclasses.replace(ep, envelope=dataclasses.replace(ep.envelope, floor=floor))
     k = _lerp(0.3, 1.0, d)
     half_width = rng.uniform(_lerp(0.38, 0.3, d), _lerp(0.47, 0.44, d))
     placement = _placement(rng, half_width, _lerp(0.02, 0.08, d), y=0.5)

@@ -48,7 +48,12 @@ def frame_times(delays_ms) -> np.ndarray:
 @dataclass(frozen=True)
 class Envelope:
     """One expression episode (seconds): neutral, onset, apex, offset, residual; the GIF shows
-    ``[window_start, window_start + duration)`` of it, repeating every ``period`` when set."""
+    ``[window_start, window_start + duration)`` of it, repeating every ``period`` when set.
+
+    ``floor`` lifts the whole curve, ``floor + (1 - floor) * episode``: an expression that never
+    leaves the face (an animated emoji is its expression from the first frame to the last; the
+    animation plays around it). 0, a neutral face between episodes, is the human style's.
+    """
 
     pad_before: float
     onset: float
@@ -58,6 +63,7 @@ class Envelope:
     residual: float
     window_start: float
     period: float | None
+    floor: float = 0.0
 
     @property
     def length(self) -> float:
@@ -75,12 +81,16 @@ class Envelope:
         rise = smoothstep((tau - a) / self.onset)
         fall = smoothstep((tau - c) / self.offset)
         level = rise * (1 - fall * (1 - self.residual))
-        return np.where(
+        episode = np.where(
             tau < b, rise, np.where(tau < c, 1.0, np.where(tau < d, level, self.residual))
         )
+        return self.floor + (1.0 - self.floor) * episode
 
     def to_dict(self) -> dict:
-        return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+        fields = asdict(self)
+        if not self.floor:
+            del fields["floor"]  # the human style's records keep the keys of the first version
+        return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in fields.items()}
 
 
 def smoothstep(x: np.ndarray) -> np.ndarray:
