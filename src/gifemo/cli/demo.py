@@ -29,6 +29,9 @@ def demo_command(
         None, help="Training frame side in pixels. [the demo's default]"
     ),
     epochs: int | None = typer.Option(None, help="Training epochs. [the demo's default]"),
+    clip_len: int | None = typer.Option(
+        None, min=1, help="Frames per clip (the paper's: 4). [the demo's default]"
+    ),
     ood_data: Path = typer.Option(
         DEFAULT_OOD_DATA,
         "--ood-data",
@@ -48,6 +51,7 @@ def demo_command(
         "emoji_per_class": emoji_per_class,
         "size": size,
         "epochs": epochs,
+        "clip_len": clip_len,
     }
     with opt.exit_on_error():
         config = DemoConfig(
