@@ -36,6 +36,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gifemo.hardware import timed_calls
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from peak import conv_peak, matmul_peak  # noqa: E402
 from predict import untrained_paper_model  # noqa: E402
@@ -48,13 +50,7 @@ GOALS = {"train": 0.70, "infer": 0.80}
 
 def infer_seconds(run, clips, *, repeats: int = 3) -> float:
     """Median seconds of ``run(clips)`` after one warm-up call."""
-    run(clips)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run(clips)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(timed_calls(lambda: run(clips), repeats))
 
 
 def row(kind: str, name: str, gflops: float, peak: float, extra: str = "") -> str:

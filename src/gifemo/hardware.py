@@ -278,16 +278,21 @@ def measure_bf16_speedup(
             loss = net(x).float().square().mean() + dense(rows).float().square().mean()
         loss.backward()
 
-    def fastest(bf16: bool) -> float:
-        step(bf16)
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            step(bf16)
-            times.append(time.perf_counter() - start)
-        return min(times)
+    return min(timed_calls(lambda: step(False), repeats)) / min(
+        timed_calls(lambda: step(True), repeats)
+    )
 
-    return fastest(False) / fastest(True)
+
+def timed_calls(fn, repeats: int) -> list[float]:
+    """Seconds of each of ``repeats`` calls of ``fn()``, after one untimed warm-up call (where
+    oneDNN and the allocator do their one-off work)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
 
 
 def _probe_path():
