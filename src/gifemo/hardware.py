@@ -10,7 +10,7 @@ emulates bfloat16 and the same autocast is 7x (3x3 convolutions) to 100x (matrix
   tensor-core GPUs without it (Volta, Turing), else ``32``;
 * CPU: ``bf16-mixed`` only with native bfloat16 *that torch will use* (the ISA torch
   dispatches to and oneDNN's ISA cap both reach it) *and* that measured faster than float32
-  on this CPU (a probe of well under a second, run once per CPU kind and remembered under the
+  on this CPU (a probe of about a second, run once per CPU kind and remembered under the
   cache root: native bf16 is 2x float32 on some CPUs, slower on others), else ``32``.
 
 Channels-last weights (``channels_last=None``: auto) are on for the CPU (oneDNN's NHWC
