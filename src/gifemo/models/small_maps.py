@@ -20,14 +20,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.modules.utils import _pair
 
 #: Largest output (H_out * W_out) that runs as unfold + matmul. 0 turns the route off (the
 #: benchmarks compare both); 2x2 maps are where it measured faster on every CPU kind tried.
 MAX_OUTPUT_PIXELS = 4
-
-
-def _pair(value: int | tuple[int, ...]) -> tuple[int, int]:
-    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
 
 
 def _tracing() -> bool:

@@ -400,6 +400,7 @@ def _emoji_spec(label: str, seed: int, size: int, d: float) -> GifSpec:
     ep = _episode(rng, label, d)
     # Most animated emoji hold their expression from the first frame to the last and animate
     # around it (noto's heart eyes never leave the face); some stickers start from neutral.
+    # Both numbers are drawn either way, so the draws after them do not depend on the coin.
     held, floor = rng.random() < EMOJI_HELD_P, rng.uniform(*EMOJI_FLOOR_RANGE)
     if held:
         ep = dataclasses.replace(ep, envelope=dataclasses.replace(ep.envelope, floor=floor))
