@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import statistics
 import time
@@ -147,9 +148,7 @@ def main() -> None:
     rows = []
     for size in (int(s) for s in args.sizes.split(",")):
         baseline = None
-        for (name, bf16, channels_last), route in (
-            (setting, r) for setting in settings for r in routes
-        ):
+        for (name, bf16, channels_last), route in itertools.product(settings, routes):
             with small_map_route(route):
                 seconds = time_steps(
                     args.model,
