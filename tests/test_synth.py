@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+import gifemo.data.synth.spec as spec_module
 from gifemo.data.synth import (
     ACTION_UNITS,
     DEFAULT_DIFFICULTY,
@@ -152,11 +153,35 @@ def test_unknown_action_unit_is_an_error():
 def test_each_gif_expresses_its_class_prototype(label):
     for seed in range(25):
         spec = sample_spec(label, seed, size=64)
-        assert set(spec.aus) == set(PROTOTYPES[label])
+        laughing = label == "happiness" and spec.gesture["bob"] > 0
+        assert set(spec.aus) == set(PROTOTYPES[label]) | ({"AU26"} if laughing else set())
         assert all(0.0 < v <= 1.0 for v in spec.aus.values())
         assert not set(spec.leak) & set(spec.aus)
         assert not set(spec.confuser) & set(spec.aus)
         assert spec.params()["aus"] == {k: round(v, 3) for k, v in spec.aus.items()}
+
+
+def test_laughing_happy_faces_open_their_mouths_and_only_they_do():
+    specs = [sample_spec("happiness", s, size=64) for s in range(80)]
+    laughing = [s for s in specs if s.gesture["bob"] > 0]
+    assert 20 < len(laughing) < 60  # half of them bob
+    for s in specs:
+        if s in laughing:
+            assert s.aus["AU26"] == pytest.approx(min(1.0, spec_module.LAUGH_JAW * s.aus["AU12"]))
+            assert s.au_lag["AU26"] == s.au_lag["AU12"]  # the jaw drops as the smile rises
+        else:
+            assert "AU26" not in s.aus
+    assert not any("AU26" in sample_spec("like", s, size=64).aus for s in range(40))
+
+
+def test_laughing_draws_no_random_number(monkeypatch):
+    """Every other choice of a laughing GIF is what it was before the jaw drop existed."""
+    seed = next(s for s in range(50) if sample_spec("happiness", s, size=64).gesture["bob"] > 0)
+    laughing = sample_spec("happiness", seed, size=64).params()
+    monkeypatch.setattr(spec_module, "_laughing", lambda episode: episode)
+    closed = sample_spec("happiness", seed, size=64).params()
+    assert "AU26" not in closed["aus"] and laughing["aus"].pop("AU26") > 0
+    assert laughing == closed
 
 
 def test_like_has_its_head_gesture_and_sometimes_blush_or_hearts():
@@ -286,7 +311,8 @@ def test_dataset_is_balanced_decodable_and_deterministic(tmp_path: Path):
         assert gif.frames.shape[1:] == (32, 32, 3)
         assert len(gif.frames) == int(r["frames"])
         params = json.loads(r["params"])
-        assert set(params["aus"]) == set(PROTOTYPES[r["label"]])
+        laughing = r["label"] == "happiness" and params["gesture"].get("bob", 0) > 0
+        assert set(params["aus"]) == set(PROTOTYPES[r["label"]]) | ({"AU26"} if laughing else set())
         assert params["size"] == 32 and params["difficulty"] == DEFAULT_DIFFICULTY
     for label in PAPER_EMOTIONS:
         assert len(list((a / label).glob("*.gif"))) == 2

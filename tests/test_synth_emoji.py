@@ -37,7 +37,7 @@ from gifemo.data.synth.archetypes import (
 )
 from gifemo.data.synth.emoji import EmojiFace, mouth_shape
 from gifemo.data.synth.render import render_frames
-from gifemo.data.synth.spec import EMOJI_FLOOR_RANGE, EMOJI_HELD_P
+from gifemo.data.synth.spec import EMOJI_FLOOR_RANGE, EMOJI_HELD_P, GENERATOR_VERSION
 from gifemo.data.synth.timeline import Envelope, frame_times
 from gifemo.io import read_gif
 from gifemo.labels import PAPER_EMOTIONS
@@ -50,7 +50,8 @@ HUMAN_DIGESTS = {
     ("sadness", 5, 32): "3be7346015468650f969db31a0a4effd565a0cd7bb8467f4ff8a714f353d7249",
 }
 # generate_dataset(per_class=1, size=32, seed=3): every GIF (relative path + bytes, sorted by
-# path) and labels.csv without the style column.
+# path) and labels.csv without the style column, its params stamped with version 1. None of
+# these GIFs laughs, so version 2 (laughing faces open their mouths) left them as they were.
 HUMAN_DATASET_DIGEST = "a016b079d0431096efe69e97e6643d34cfb02dec9f16d2710b75ed3bfd0ee5eb"
 HUMAN_CSV_DIGEST = "78d65736ca50344ba6fa31d5a5507bb0939dc88c16cee030018f6dda992b8135"
 
@@ -79,6 +80,10 @@ def test_human_dataset_keeps_its_files_and_rows(tmp_path: Path):
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=old_columns, lineterminator="\n")
     writer.writeheader()
+    version = f'"version":{GENERATOR_VERSION}'
+    assert all(r["params"].count(version) == 1 for r in rows)
+    for r in rows:
+        r["params"] = r["params"].replace(version, '"version":1')
     writer.writerows({k: r[k] for k in old_columns} for r in rows)
     assert hashlib.sha256(buf.getvalue().encode()).hexdigest() == HUMAN_CSV_DIGEST
 

@@ -8,7 +8,8 @@ second face, palette size).
 Two styles share the expression, timing, motion, caption and encoder draws (the helpers
 below): ``"human"`` cartoon people (``face.py``) and ``"emoji"`` round emoji heads with their
 stylised cues (``emoji.py``, ``cues.py``). The human style's draws are in the order of the
-first generator version, so its GIFs keep their bytes.
+first generator version, so its GIFs keep their bytes (except the laughing ones, which
+version 2 drew with an open mouth).
 """
 
 from __future__ import annotations
@@ -40,13 +41,19 @@ from gifemo.data.synth.timeline import (
 
 #: The default difficulty (see docs/synthetic-data.md for what it changes).
 DEFAULT_DIFFICULTY = 0.25
-GENERATOR_VERSION = 1
+#: 2: happy human faces that bob with laughter open their mouths (:data:`LAUGH_JAW`).
+GENERATOR_VERSION = 2
 #: Rendering styles: ``human`` cartoon people, ``emoji`` emoji and sticker faces.
 STYLES: tuple[str, ...] = ("human", "emoji")
 #: Share of emoji-style GIFs whose expression is held throughout (``Envelope.floor`` drawn
 #: from ``EMOJI_FLOOR_RANGE``); the rest play a whole episode from a neutral face, as people do.
 EMOJI_HELD_P = 0.8
 EMOJI_FLOOR_RANGE: tuple[float, float] = (0.4, 0.9)
+#: A laughing human face (happiness with a bobbing head, half of them) drops its jaw (AU26) to
+#: this share of its smile (AU12). Laughter opens the mouth, in reaction GIFs and in every emoji
+#: set's grins; without it the human style drew happiness and like as the same closed smile at
+#: two strengths, and taught the mixed model that an open mouth says nothing about joy.
+LAUGH_JAW = 0.8
 
 
 def _lerp(a: float, b: float, t: float) -> float:
@@ -266,6 +273,14 @@ def _episode(rng: np.random.Generator, label: str, d: float) -> _Episode:
     return _Episode(delays, aus, leak, confuser, envelope, au_lag, motion)
 
 
+def _laughing(ep: _Episode) -> _Episode:
+    """The episode with the jaw dropping as the smile rises (no random draw: the GIFs after
+    this one keep their bytes)."""
+    aus = {**ep.aus, "AU26": float(min(1.0, LAUGH_JAW * ep.aus["AU12"]))}
+    au_lag = dict(sorted({**ep.au_lag, "AU26": ep.au_lag["AU12"]}.items()))
+    return dataclasses.replace(ep, aus=aus, au_lag=au_lag)
+
+
 def _placement(
     rng: np.random.Generator, half_width: float, off: float, y: float = 0.45
 ) -> dict[str, float]:
@@ -345,6 +360,9 @@ def sample_spec(
         blush = rng.uniform(0.4, 1.0)
     hearts = int(rng.integers(1, 5)) if label == "like" and rng.random() < 0.3 else 0
     identity = sample_identity(rng)
+    gesture = _gesture(rng, label)
+    if label == "happiness" and gesture["bob"] > 0:
+        ep = _laughing(ep)
     return _assemble(
         label,
         seed,
@@ -352,7 +370,7 @@ def sample_spec(
         d,
         ep,
         identity=identity,
-        gesture=_gesture(rng, label),
+        gesture=gesture,
         placement=placement,
         blink_rate=float(rng.uniform(0.15, 0.45)),
         speech=float(rng.uniform(0.3, 0.8)) if rng.random() < _lerp(0.05, 0.35, d) else 0.0,
