@@ -117,3 +117,20 @@ def test_the_demo_validates_after_its_last_epoch_whatever_the_epoch_count(epochs
     config = DemoConfig(epochs=epochs).train_config()
     assert config.val_every == epochs
     assert DemoConfig(epochs=epochs, val_every=2).train_config().val_every == 2
+
+
+def test_the_demo_command_passes_its_seed_and_keeps_the_defaults_otherwise(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    import gifemo.demo
+    from gifemo.cli import app
+
+    seen = []
+    monkeypatch.setattr(gifemo.demo, "run_demo", lambda config: seen.append(config))
+    out = str(tmp_path / "d")
+    for args in (["--seed", "3"], []):
+        result = CliRunner().invoke(app, ["demo", "--out", out, *args])
+        assert result.exit_code == 0, result.output
+    assert seen[0].seed == 3 and seen[0].synth_settings()["seed"] == 3
+    assert seen[0].train_config().seed == 3
+    assert seen[1] == DemoConfig(out=out, ood_data=seen[1].ood_data)

@@ -32,6 +32,11 @@ def demo_command(
     clip_len: int | None = typer.Option(
         None, min=1, help="Frames per clip (the paper's: 4). [the demo's default]"
     ),
+    seed: int | None = typer.Option(
+        None,
+        help="Seed of the data, the split and the initialisation: another seed, another run to "
+        "compare. [the demo's default: 0]",
+    ),
     ood_data: Path = typer.Option(
         DEFAULT_OOD_DATA,
         "--ood-data",
@@ -52,6 +57,7 @@ def demo_command(
         "size": size,
         "epochs": epochs,
         "clip_len": clip_len,
+        "seed": seed,
     }
     with opt.exit_on_error():
         config = DemoConfig(
