@@ -277,7 +277,7 @@ def _laughing(ep: _Episode) -> _Episode:
     """The episode with the jaw dropping as the smile rises (no random draw: the GIFs after
     this one keep their bytes)."""
     aus = {**ep.aus, "AU26": float(min(1.0, LAUGH_JAW * ep.aus["AU12"]))}
-    au_lag = dict(sorted({**ep.au_lag, "AU26": ep.au_lag["AU12"]}.items()))
+    au_lag = {**ep.au_lag, "AU26": ep.au_lag["AU12"]}
     return dataclasses.replace(ep, aus=aus, au_lag=au_lag)
 
 
